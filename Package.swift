@@ -1,0 +1,49 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Release-style optimisation flags shared by every Swift target of the project.
+let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "trainer",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "trainer", targets: ["trainer"]),
+        .executable(name: "trainer-bench", targets: ["bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries: module maps over pkg-config, plus static inline shims for C macros.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+
+        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: fast),
+        .target(name: "Models", dependencies: ["NN"], swiftSettings: fast),
+        .target(name: "Config", dependencies: ["Yams"], swiftSettings: fast),
+        .target(name: "Distributed", dependencies: ["TensorCore", "CMPI"], swiftSettings: fast),
+        .target(name: "IO", dependencies: ["TensorCore", "CHDF5"], swiftSettings: fast),
+        .target(name: "Training",
+                dependencies: ["Models", "Config", "Distributed", "IO"], swiftSettings: fast),
+        .executableTarget(name: "trainer",
+                          dependencies: ["Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: fast),
+        .executableTarget(name: "bench", dependencies: ["Training"], swiftSettings: fast),
+
+        .target(name: "TestSupport", dependencies: ["IO", "TensorCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "IOTests", dependencies: ["IO", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+    ]
+)

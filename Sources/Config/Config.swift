@@ -1,0 +1,1 @@
+// Config target: see DESIGN.md.

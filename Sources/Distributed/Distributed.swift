@@ -1,0 +1,1 @@
+// Distributed target: see DESIGN.md.

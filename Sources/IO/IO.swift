@@ -1,0 +1,1 @@
+// IO target: see DESIGN.md.

@@ -1,0 +1,44 @@
+import Foundation
+import TensorCore
+
+/// Element-wise activation functions. Each keeps its output (ReLU, ReLU6, sigmoid and tanh
+/// all have derivatives expressible through the output) and writes into reused tensors.
+public final class Activation: Layer {
+    public enum Kind: String, CaseIterable, Sendable { case relu, relu6, sigmoid, tanh }
+
+    public let kind: Kind
+    public let name: String
+    public let inputShape: [Int]
+    public var outputShape: [Int] { inputShape }
+    private let y = Tensor(shape: [0])   // (N, ...) as input
+    private let gx = Tensor(shape: [0])  // (N, ...) as input
+
+    public init(_ kind: Kind, name: String = "", inputShape: [Int]) {
+        self.kind = kind; self.name = name; self.inputShape = inputShape
+    }
+
+    public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        checkInput(x, kind: kind.rawValue)
+        y.resize(x.shape)
+        let n = x.count, src = x.data, dst = y.data
+        switch kind {
+        case .relu: for i in 0..<n { dst[i] = src[i] > 0 ? src[i] : 0 }
+        case .relu6: for i in 0..<n { dst[i] = Swift.min(Swift.max(src[i], 0), 6) }
+        case .sigmoid: for i in 0..<n { dst[i] = 1 / (1 + expf(-src[i])) }
+        case .tanh: for i in 0..<n { dst[i] = tanhf(src[i]) }
+        }
+        return y
+    }
+
+    public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
+        gx.resize(gy.shape)
+        let n = gy.count, g = gy.data, out = y.data, dst = gx.data
+        switch kind {
+        case .relu: for i in 0..<n { dst[i] = out[i] > 0 ? g[i] : 0 }
+        case .relu6: for i in 0..<n { dst[i] = out[i] > 0 && out[i] < 6 ? g[i] : 0 }
+        case .sigmoid: for i in 0..<n { dst[i] = g[i] * out[i] * (1 - out[i]) }
+        case .tanh: for i in 0..<n { dst[i] = g[i] * (1 - out[i] * out[i]) }
+        }
+        return gx
+    }
+}

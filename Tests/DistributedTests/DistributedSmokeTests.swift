@@ -1,0 +1,6 @@
+import XCTest
+@testable import Distributed
+
+final class DistributedSmokeTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}

@@ -1,0 +1,6 @@
+import XCTest
+@testable import IO
+
+final class IOSmokeTests: XCTestCase {
+    func testModuleLoads() { XCTAssertTrue(true) }
+}
