@@ -36,6 +36,7 @@ let package = Package(
                           dependencies: ["Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fast),
         .executableTarget(name: "bench", dependencies: ["Training"], swiftSettings: fast),
+        .executableTarget(name: "mpi-selftest", dependencies: ["Distributed"], path: "Sources/mpi-selftest"),
 
         .target(name: "TestSupport", dependencies: ["IO", "TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),

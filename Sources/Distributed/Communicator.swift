@@ -1,0 +1,111 @@
+import Foundation
+import TensorCore
+
+/// What the trainer needs from the other ranks: sums, broadcasts, a barrier and a way to stop
+/// the whole job. `MPICommunicator` is the real one; `LocalCommunicator` is the size-1 stand-in
+/// that unit tests and single-process runs use.
+///
+/// Failure rule: a rank that cannot continue (bad input, I/O error, non-finite loss it cannot
+/// skip, a fatal signal) must call `abort(code:message:)` — never plain `exit` or `fatalError`
+/// alone. Any other way out leaves the remaining ranks blocked in their next collective until the
+/// watchdog fires; `abort` ends every rank of the job at once and says which rank failed and why.
+///
+/// Every collective must be called by every rank, in the same order, with the same counts and
+/// the same `root`; buffers are reduced in place.
+public protocol Communicator: AnyObject {
+    /// Position of this process in the job, 0 ..< size. Rank 0 prints and writes checkpoints.
+    var rank: Int { get }
+    /// Number of processes in the job.
+    var size: Int { get }
+    /// Position among the ranks on this host (shared-memory node), 0 ..< localSize.
+    var localRank: Int { get }
+    /// Number of ranks on this host (used to split the CPU cores between them).
+    var localSize: Int { get }
+    var hostname: String { get }
+    /// The training step, named in watchdog and MPI error messages; the trainer sets it each step.
+    var step: Int { get set }
+
+    /// Element-wise sum over all ranks, result on every rank.
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>)
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>)
+    /// Element-wise maximum over all ranks (timings, "any rank says stop" flags).
+    func allReduceMax(_ buffer: UnsafeMutableBufferPointer<Double>)
+    /// Copies `root`'s buffer into every rank's buffer (same count everywhere).
+    func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int)
+    /// Copies `root`'s bytes to every rank; other ranks' arrays are resized to root's length.
+    func broadcast(bytes: inout [UInt8], root: Int)
+    /// `root`'s string on every rank (the argument is ignored on the other ranks).
+    func broadcast(string: String, root: Int) -> String
+    /// Every rank's string, indexed by rank (host names, config hashes).
+    func allGather(string: String) -> [String]
+    func barrier()
+    /// Prints "rank R: message" to stderr and ends every rank of the job with exit code `code`.
+    func abort(code: Int32, message: String) -> Never
+}
+
+extension Communicator {
+    /// True on the rank that prints, writes checkpoints and roots broadcasts.
+    public var isRoot: Bool { rank == 0 }
+
+    public func broadcast(string: String, root: Int) -> String {
+        var bytes = rank == root ? Array(string.utf8) : []
+        broadcast(bytes: &bytes, root: root)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Sum of one value over all ranks (losses, correct counts).
+    public func allReduceSum(_ value: Double) -> Double {
+        var v = value
+        withUnsafeMutablePointer(to: &v) { allReduceSum(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        return v
+    }
+
+    /// Maximum of one value over all ranks (slowest rank's time).
+    public func allReduceMax(_ value: Double) -> Double {
+        var v = value
+        withUnsafeMutablePointer(to: &v) { allReduceMax(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        return v
+    }
+
+    /// True on every rank when `flag` is true on at least one rank.
+    public func any(_ flag: Bool) -> Bool { allReduceMax(flag ? 1 : 0) > 0 }
+
+    /// Copies `root`'s tensor contents into every rank's tensor (shapes must already agree).
+    public func broadcast(_ tensor: Tensor, root: Int) { broadcast(tensor.buffer, root: root) }
+}
+
+/// OpenBLAS threads for one rank: the host's cores shared evenly between the ranks on it, at
+/// least one. Oversubscribed BLAS threads are the classic CPU data-parallel slowdown (mpirun
+/// leaves binding off under --oversubscribe and OpenBLAS would start one thread per core per rank).
+public func defaultBLASThreads(localSize: Int) -> Int {
+    let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    return Swift.max(1, Swift.max(cores, 1) / Swift.max(localSize, 1))
+}
+
+/// Seconds on a monotonic clock (for timeouts and wait measurements, never wall time).
+@inline(__always)
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Writes one line to stderr unbuffered, so it survives an abort that follows.
+func printError(_ line: String) {
+    var text = line.hasSuffix("\n") ? line : line + "\n"
+    text.withUTF8 { bytes in
+        var done = 0
+        while done < bytes.count {
+            let n = write(STDERR_FILENO, bytes.baseAddress! + done, bytes.count - done)
+            if n <= 0 { break }
+            done += n
+        }
+    }
+}
+
+/// This host's name (gethostname).
+func hostName() -> String {
+    var name = [CChar](repeating: 0, count: 256)
+    gethostname(&name, name.count - 1)
+    return name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
