@@ -1,0 +1,94 @@
+import Foundation
+
+/// Adam as torch.optim.Adam (single-tensor path, maximize = false, one param group), with
+/// the L2 weight decay added to the gradient:
+///
+///     t  = t + 1
+///     g  = grad + weight_decay · p
+///     m  = lerp(m, g, 1 − β1)                      (exp_avg)
+///     v  = β2 · v + (1 − β2) · g²                  (exp_avg_sq)
+///     v̂  = max(v̂, v)                               (max_exp_avg_sq, amsgrad only; used for v)
+///     p  = p − lr / (1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps)     (eps outside the sqrt)
+///
+/// State slots `exp_avg`, `exp_avg_sq` (+ `max_exp_avg_sq`); the step count is `stepCount`.
+public final class Adam: Optimizer {
+    public let beta1: Float
+    public let beta2: Float
+    public let eps: Float
+    public let weightDecay: Float
+    public let amsgrad: Bool
+    public var stepCount = 0
+    private let state: OptimizerState
+
+    public init(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0, amsgrad: Bool = false) {
+        AdamKernel.check(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, kind: "Adam")
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay; self.amsgrad = amsgrad
+        state = OptimizerState(names: AdamKernel.slots(amsgrad: amsgrad))
+    }
+
+    public var kind: String { "adam" }
+    public var stateNames: [String] { state.names }
+    public var flatState: [(slot: String, values: UnsafeMutableBufferPointer<Float>)] { state.flat }
+    public func prepare(for store: ParameterStore) { state.allocate(count: store.parameterCount) }
+    public func state(for parameter: Parameter) -> [(slot: String, values: UnsafeMutableBufferPointer<Float>)] {
+        state.views(for: parameter)
+    }
+
+    public func step(store: ParameterStore, lr: Float) {
+        prepare(for: store)
+        stepCount += 1
+        AdamKernel(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: false, amsgrad: amsgrad)
+            .update(store: store, state: state, lr: lr, step: stepCount)
+    }
+}
+
+/// The update shared by Adam and AdamW; only where the weight decay goes differs.
+struct AdamKernel {
+    let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    /// AdamW: p ← p · (1 − lr · wd) before the update instead of adding wd · p to the gradient.
+    let decoupled: Bool
+    let amsgrad: Bool
+
+    static func slots(amsgrad: Bool) -> [String] {
+        amsgrad ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"]
+    }
+
+    static func check(beta1: Float, beta2: Float, eps: Float, weightDecay: Float, kind: String) {
+        precondition(beta1 >= 0 && beta1 < 1, "\(kind): beta1 must lie in [0, 1), got \(beta1)")
+        precondition(beta2 >= 0 && beta2 < 1, "\(kind): beta2 must lie in [0, 1), got \(beta2)")
+        precondition(eps >= 0, "\(kind): eps must be >= 0, got \(eps)")
+        precondition(weightDecay >= 0, "\(kind): weight decay must be >= 0, got \(weightDecay)")
+    }
+
+    /// One update with step number `step` (1 on the first update).
+    func update(store: ParameterStore, state: OptimizerState, lr: Float, step: Int) {
+        let n = store.parameterCount
+        guard n > 0 else { return }
+        let p = store.values.baseAddress!, grad = store.grads.baseAddress!  // (P) flat
+        let m = state.pointer(0), v = state.pointer(1)                        // (P) exp_avg, exp_avg_sq
+        let vmax: UnsafeMutablePointer<Float>? = amsgrad ? state.pointer(2) : nil  // (P) max_exp_avg_sq
+        // Scalars in double, as PyTorch computes them in Python before casting to float.
+        let lrD = Double(lr), t = Double(step)
+        let stepSize = lrD / (1 - pow(Double(beta1), t))
+        let bc2Sqrt = Float((1 - pow(Double(beta2), t)).squareRoot())
+        let negStep = Float(-stepSize)
+        let decay = Float(1 - lrD * Double(weightDecay))
+        let w1 = Float(1 - Double(beta1)), w2 = Float(1 - Double(beta2)), b2 = beta2
+        let wd = weightDecay, e = eps
+        let decayParam = decoupled && wd != 0, l2 = !decoupled && wd != 0
+        for i in 0..<n {
+            if decayParam { p[i] *= decay }
+            let g = l2 ? grad[i].addingProduct(wd, p[i]) : grad[i]
+            // torch.lerp: weight < 0.5 ? start + w·(end − start) : end − (end − start)·(1 − w)
+            let diff = g - m[i]
+            let mi = w1 < 0.5 ? m[i].addingProduct(w1, diff) : g - diff * (1 - w1)
+            m[i] = mi
+            let vi = (v[i] * b2).addingProduct(w2, g * g)
+            v[i] = vi
+            var second = vi
+            if let vmax { second = Swift.max(vmax[i], vi); vmax[i] = second }
+            let denom = second.squareRoot() / bc2Sqrt + e
+            p[i] = p[i].addingProduct(negStep, mi / denom)
+        }
+    }
+}

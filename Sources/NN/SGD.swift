@@ -1,0 +1,64 @@
+/// Stochastic gradient descent as torch.optim.SGD (maximize = false, one param group):
+///
+///     g = grad + weight_decay · p                       (L2 added to the gradient)
+///     b = g                          on the first step  (PyTorch clones the gradient)
+///     b = momentum · b + (1 − dampening) · g            afterwards
+///     g = nesterov ? g + momentum · b : b               (when momentum ≠ 0)
+///     p = p − lr · g
+///
+/// State slot `momentum_buffer` (only when momentum ≠ 0).
+public final class SGD: Optimizer {
+    public let momentum: Float
+    public let dampening: Float
+    public let nesterov: Bool
+    public let weightDecay: Float
+    public var stepCount = 0
+    private let state: OptimizerState
+
+    public init(momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0, dampening: Float = 0) {
+        precondition(momentum >= 0, "SGD: momentum must be >= 0, got \(momentum)")
+        precondition(weightDecay >= 0, "SGD: weight decay must be >= 0, got \(weightDecay)")
+        precondition(!nesterov || (momentum > 0 && dampening == 0),
+                     "SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
+        self.momentum = momentum; self.nesterov = nesterov
+        self.weightDecay = weightDecay; self.dampening = dampening
+        state = OptimizerState(names: momentum != 0 ? ["momentum_buffer"] : [])
+    }
+
+    public var kind: String { "sgd" }
+    public var stateNames: [String] { state.names }
+    public var flatState: [(slot: String, values: UnsafeMutableBufferPointer<Float>)] { state.flat }
+
+    public func prepare(for store: ParameterStore) { state.allocate(count: store.parameterCount) }
+
+    public func state(for parameter: Parameter) -> [(slot: String, values: UnsafeMutableBufferPointer<Float>)] {
+        state.views(for: parameter)
+    }
+
+    public func step(store: ParameterStore, lr: Float) {
+        prepare(for: store)
+        let n = store.parameterCount
+        guard n > 0 else { stepCount += 1; return }
+        let p = store.values.baseAddress!, grad = store.grads.baseAddress!  // (P) flat
+        let wd = weightDecay, m = momentum, negLR = -lr
+        // PyTorch computes 1 − dampening in double and casts the alpha to float.
+        let keep = Float(1 - Double(dampening))
+        if m == 0 {
+            for i in 0..<n {
+                let g = wd != 0 ? grad[i].addingProduct(wd, p[i]) : grad[i]
+                p[i] = p[i].addingProduct(negLR, g)
+            }
+        } else {
+            let buf = state.pointer(0)  // (P) momentum_buffer
+            let first = stepCount == 0
+            for i in 0..<n {
+                let g = wd != 0 ? grad[i].addingProduct(wd, p[i]) : grad[i]
+                let b = first ? g : (buf[i] * m).addingProduct(keep, g)
+                buf[i] = b
+                let d = nesterov ? g.addingProduct(m, b) : b
+                p[i] = p[i].addingProduct(negLR, d)
+            }
+        }
+        stepCount += 1
+    }
+}
