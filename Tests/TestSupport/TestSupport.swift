@@ -1,1 +1,1 @@
-// Shared helpers for tests: fixture paths and relative-error comparison.
+// Shared helpers for tests: fixture paths (Fixtures.swift) and relative-error comparison.

@@ -1,1 +1,0 @@
-// IO target: see DESIGN.md.
