@@ -1,0 +1,262 @@
+import TensorCore
+
+/// 2-D convolution (PyTorch `nn.Conv2d` with square kernel, dilation 1): any kernel, stride,
+/// padding and groups (depthwise included), optional bias.
+///
+/// Every convolution is a GEMM per group over an im2col matrix. To give OpenBLAS wide operands
+/// on small feature maps, a *chunk* of images is lowered side by side into one bounded
+/// workspace (about `chunkColumns` GEMM columns, never the whole batch); the GEMM result is
+/// then scattered to NCHW. A 1x1 stride-1 unpadded convolution on a large enough map skips
+/// im2col entirely and multiplies the input planes in place. Backward recomputes the chunk's
+/// im2col (so memory stays bounded), accumulates ∂weight with beta = 1, and reuses the same
+/// workspace for ∂col before col2im. Workspace and outputs are resized, never reallocated,
+/// after the first step at a given batch size.
+public final class Conv2d: Layer {
+    public let name: String
+    public let inputShape: [Int]
+    public let outputShape: [Int]
+    public let inChannels: Int, outChannels: Int
+    public let kernel: Int, stride: Int, padding: Int, groups: Int
+    public let weight: Parameter          // (O, C/groups, k, k)
+    public let bias: Parameter?           // (O)
+    /// When false, backward skips ∂input (the first layer of a model: no col2im, a third
+    /// fewer FLOPs) and returns a tensor of the input's shape with unspecified contents.
+    public var propagatesInputGradient = true
+    /// Target GEMM column count of one image chunk (bounds the workspace together with
+    /// `maxWorkspace`); tunable for benchmarks.
+    public var chunkColumns = 2048
+    /// Upper bound on the im2col workspace in floats, unless a single image needs more.
+    public var maxWorkspace = 1 << 20
+    /// Pointwise (1x1, stride 1, unpadded) convolutions on maps of at least this many pixels
+    /// use the input as the GEMM operand directly, one GEMM per image, no im2col; smaller
+    /// maps gain more from chunking.
+    public var directMinPixels = 64
+
+    public let geometry: ConvGeometry
+    private let y = Tensor(shape: [0])        // (N, O, OH, OW)
+    private let gx = Tensor(shape: [0])       // (N, C, H, W)
+    private let col = Tensor(shape: [0])      // (Cg·k·k, ld): im2col of a chunk, then ∂col
+    private let staging = Tensor(shape: [0])  // (Og, ld): GEMM output / gathered ∂y of a chunk
+    private var input: Tensor?                // (N, C, H, W), kept from forward for backward
+
+    public init(name: String, inputShape: [Int], outChannels: Int, kernel: Int, stride: Int = 1,
+                padding: Int = 0, groups: Int = 1, bias: Bool = true, store: ParameterStore) throws {
+        let label = name.isEmpty ? "Conv2d" : "Conv2d '\(name)'"
+        guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
+            throw ShapeError("\(label): expected input (C, H, W), got \(Shape.format(inputShape))")
+        }
+        guard kernel > 0, stride > 0, padding >= 0, groups > 0, outChannels > 0 else {
+            throw ShapeError("\(label): kernel \(kernel), stride \(stride), groups \(groups) and out channels \(outChannels) must be positive, padding \(padding) not negative")
+        }
+        let (c, h, w) = (inputShape[0], inputShape[1], inputShape[2])
+        guard c % groups == 0, outChannels % groups == 0 else {
+            throw ShapeError("\(label): input \(Shape.format(inputShape)) has \(c) channels and output has \(outChannels); both must be divisible by groups = \(groups)")
+        }
+        let oh = Shape.windowOutput(input: h, kernel: kernel, stride: stride, padding: padding)
+        let ow = Shape.windowOutput(input: w, kernel: kernel, stride: stride, padding: padding)
+        guard oh > 0, ow > 0, h + 2 * padding >= kernel, w + 2 * padding >= kernel else {
+            throw ShapeError("\(label): kernel \(kernel) with padding \(padding) does not fit input \(Shape.format(inputShape))")
+        }
+        self.name = name; self.inputShape = inputShape
+        self.outputShape = [outChannels, oh, ow]
+        self.inChannels = c; self.outChannels = outChannels
+        self.kernel = kernel; self.stride = stride; self.padding = padding; self.groups = groups
+        geometry = ConvGeometry(height: h, width: w, kernel: kernel, stride: stride, padding: padding)
+        let fanIn = c / groups * kernel * kernel
+        let bound = 1 / Float(fanIn).squareRoot()
+        let prefix = name.isEmpty ? "" : name + "."
+        weight = store.declare(prefix + "weight", shape: [outChannels, c / groups, kernel, kernel],
+                               initializer: .uniform(bound: bound))
+        self.bias = bias ? store.declare(prefix + "bias", shape: [outChannels], initializer: .uniform(bound: bound)) : nil
+    }
+
+    public var macsPerSample: Int {
+        outChannels * (inChannels / groups) * kernel * kernel * geometry.outPixels
+    }
+
+    // MARK: - Plan
+
+    /// Input channels, output channels and im2col rows of one group.
+    private var cg: Int { inChannels / groups }
+    private var og: Int { outChannels / groups }
+    private var kc: Int { cg * geometry.taps }
+
+    private var isDirect: Bool { geometry.isPointwise && geometry.outPixels >= directMinPixels }
+
+    /// Images per chunk for a batch of `n`: about `chunkColumns` GEMM columns, the workspace
+    /// within `maxWorkspace` floats, at least one image.
+    private func chunkImages(batch n: Int) -> Int {
+        let p = geometry.outPixels
+        var b = Swift.max(1, Swift.min(n, chunkColumns / p))
+        b = Swift.min(b, Swift.max(1, maxWorkspace / (kc * p)))
+        return b
+    }
+
+    /// Row stride of the chunk workspace: a multiple of 512 bytes is nudged off the power of
+    /// two so GEMM packing does not walk one cache set.
+    private static func leadingDimension(_ columns: Int) -> Int {
+        columns >= 128 && columns % 128 == 0 ? columns + 16 : columns
+    }
+
+    /// Sizes the workspace for a batch of `n` and returns (images per chunk, row stride).
+    private func prepareWorkspace(batch n: Int) -> (images: Int, ld: Int) {
+        let b = chunkImages(batch: n)
+        let ld = Conv2d.leadingDimension(b * geometry.outPixels)
+        col.resize([kc, ld])
+        if b > 1 { staging.resize([og, ld]) }
+        return (b, ld)
+    }
+
+    /// Floats held by the im2col/staging workspace (for tests of the bound).
+    public var workspaceCapacity: Int { col.capacity + staging.capacity }
+
+    // MARK: - Forward
+
+    public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        checkInput(x, kind: "Conv2d")
+        input = x
+        let n = x.dim(0), g = geometry, p = g.outPixels
+        y.resize([n, outChannels, g.outHeight, g.outWidth])
+        let cg = self.cg, og = self.og, kc = self.kc
+        let xImage = inChannels * g.inPixels, yImage = outChannels * p
+        let w = UnsafePointer(weight.value!), xs = UnsafePointer(x.data), ys = y.data
+
+        if isDirect {
+            // y_n[group] (Og, P) = W_g (Og, Cg) · x_n[group] (Cg, P)
+            for i in 0..<n {
+                for grp in 0..<groups {
+                    BLAS.sgemm(m: og, n: p, k: cg, a: w + grp * og * cg, lda: cg,
+                               b: xs + i * xImage + grp * cg * p, ldb: p,
+                               c: ys + i * yImage + grp * og * p, ldc: p)
+                }
+            }
+        } else {
+            let (chunk, ld) = prepareWorkspace(batch: n)
+            let cols = col.data, stage = staging.data
+            for n0 in Swift.stride(from: 0, to: n, by: chunk) {
+                let b = Swift.min(chunk, n - n0)
+                for grp in 0..<groups {
+                    for i in 0..<b {
+                        Im2col.im2col(xs + (n0 + i) * xImage + grp * cg * g.inPixels, channels: cg, g,
+                                      into: cols + i * p, ld: ld)
+                    }
+                    let wg = w + grp * og * kc
+                    if b == 1 {
+                        // y_n[group] (Og, P) = W_g (Og, Kc) · col (Kc, P)
+                        BLAS.sgemm(m: og, n: p, k: kc, a: wg, lda: kc, b: cols, ldb: ld,
+                                   c: ys + n0 * yImage + grp * og * p, ldc: p)
+                    } else {
+                        // staging (Og, b·P) = W_g · col (Kc, b·P), then scattered to (b, O, P).
+                        BLAS.sgemm(m: og, n: b * p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, c: stage, ldc: ld)
+                        for i in 0..<b {
+                            let dst = ys + (n0 + i) * yImage + grp * og * p
+                            for o in 0..<og { (dst + o * p).update(from: stage + o * ld + i * p, count: p) }
+                        }
+                    }
+                }
+            }
+        }
+        if let bias {
+            let bv = bias.value!
+            for i in 0..<n {
+                for o in 0..<outChannels {
+                    let row = ys + i * yImage + o * p, v = bv[o]
+                    for j in 0..<p { row[j] += v }
+                }
+            }
+        }
+        return y
+    }
+
+    // MARK: - Backward
+
+    public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
+        guard let x = input else { preconditionFailure("Conv2d '\(name)': backward called before forward") }
+        precondition(gy.shape == y.shape,
+                     "Conv2d '\(name)': gradient \(Shape.format(gy.shape)) does not match output \(Shape.format(y.shape))")
+        let n = x.dim(0), g = geometry, p = g.outPixels
+        let cg = self.cg, og = self.og, kc = self.kc
+        let xImage = inChannels * g.inPixels, yImage = outChannels * p
+        let w = UnsafePointer(weight.value!), gw = weight.grad!
+        let xs = UnsafePointer(x.data), gys = UnsafePointer(gy.data)
+        let propagate = propagatesInputGradient
+        gx.resize(x.shape)
+        let gxs = gx.data
+
+        if let bias {
+            // ∂bias[o] += Σ_n Σ_p ∂y[n, o, p]
+            let gb = bias.grad!
+            for i in 0..<n {
+                for o in 0..<outChannels { gb[o] += Conv2d.sum(gys + i * yImage + o * p, count: p) }
+            }
+        }
+
+        if isDirect {
+            for i in 0..<n {
+                for grp in 0..<groups {
+                    let gyn = gys + i * yImage + grp * og * p        // (Og, P)
+                    let xn = xs + i * xImage + grp * cg * p           // (Cg, P)
+                    // ∂W_g (Og, Cg) += ∂y_n (Og, P) · x_nᵀ (P, Cg)
+                    BLAS.sgemm(transB: true, m: og, n: cg, k: p, a: gyn, lda: p, b: xn, ldb: p,
+                               beta: 1, c: gw + grp * og * cg, ldc: cg)
+                    if propagate {
+                        // ∂x_n (Cg, P) = W_gᵀ (Cg, Og) · ∂y_n (Og, P)
+                        BLAS.sgemm(transA: true, m: cg, n: p, k: og, a: w + grp * og * cg, lda: cg,
+                                   b: gyn, ldb: p, c: gxs + i * xImage + grp * cg * p, ldc: p)
+                    }
+                }
+            }
+            return gx
+        }
+
+        let (chunk, ld) = prepareWorkspace(batch: n)
+        let cols = col.data, stage = staging.data
+        for n0 in Swift.stride(from: 0, to: n, by: chunk) {
+            let b = Swift.min(chunk, n - n0)
+            for grp in 0..<groups {
+                for i in 0..<b {
+                    Im2col.im2col(xs + (n0 + i) * xImage + grp * cg * g.inPixels, channels: cg, g,
+                                  into: cols + i * p, ld: ld)
+                }
+                // ∂y of the chunk as an (Og, b·P) operand: in place for one image, else gathered.
+                let gyOp: UnsafePointer<Float>, gyLD: Int
+                if b == 1 {
+                    gyOp = gys + n0 * yImage + grp * og * p; gyLD = p
+                } else {
+                    for i in 0..<b {
+                        let src = gys + (n0 + i) * yImage + grp * og * p
+                        for o in 0..<og { (stage + o * ld + i * p).update(from: src + o * p, count: p) }
+                    }
+                    gyOp = UnsafePointer(stage); gyLD = ld
+                }
+                let wg = w + grp * og * kc
+                // ∂W_g (Og, Kc) += ∂y (Og, b·P) · colᵀ (b·P, Kc)
+                BLAS.sgemm(transB: true, m: og, n: kc, k: b * p, a: gyOp, lda: gyLD, b: cols, ldb: ld,
+                           beta: 1, c: gw + grp * og * kc, ldc: kc)
+                guard propagate else { continue }
+                // ∂col (Kc, b·P) = W_gᵀ (Kc, Og) · ∂y (Og, b·P), into the im2col workspace.
+                BLAS.sgemm(transA: true, m: kc, n: b * p, k: og, a: wg, lda: kc, b: gyOp, ldb: gyLD,
+                           c: cols, ldc: ld)
+                for i in 0..<b {
+                    let gxn = gxs + (n0 + i) * xImage + grp * cg * g.inPixels
+                    gxn.update(repeating: 0, count: cg * g.inPixels)
+                    Im2col.col2im(cols + i * p, ld: ld, channels: cg, g, addingInto: gxn)
+                }
+            }
+        }
+        return gx
+    }
+
+    /// Σ of `count` floats with eight independent SIMD lanes (a scalar loop is latency bound).
+    private static func sum(_ p: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD8<Float>(), i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= count {
+            acc += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        var s = acc.sum()
+        while i < count { s += p[i]; i += 1 }
+        return s
+    }
+}

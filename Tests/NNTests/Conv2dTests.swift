@@ -1,0 +1,201 @@
+import XCTest
+import TensorCore
+@testable import NN
+
+/// Conv2d against a direct seven-loop convolution computed here in Double (the PyTorch
+/// comparison over ops.h5 lives in OpsFixtureTests), plus the layer's invariants: build-time
+/// shape errors, the bounded workspace and no reallocation after the first step.
+final class Conv2dTests: XCTestCase {
+    struct Case {
+        var n = 2, c = 4, h = 7, w = 6, out = 6, k = 3, stride = 1, pad = 1, groups = 1, bias = true
+        var chunkColumns = 2048, directMinPixels = 64
+    }
+
+    /// Every execution path: chunks of several images, one image per chunk, groups, depthwise,
+    /// the direct pointwise path and the chunked pointwise path, strides and large kernels.
+    func testMatchesDirectConvolutionOnEveryPath() {
+        var cases: [(String, Case)] = [
+            ("k3 s1 p1 chunked", Case()),
+            ("k3 s1 p1 one image per chunk", Case(chunkColumns: 1)),
+            ("k3 s2 p1 uneven last chunk", Case(n: 5, c: 3, h: 9, w: 9, out: 5, stride: 2, chunkColumns: 50)),
+            ("k5 s1 p2", Case(c: 3, h: 8, w: 8, out: 4, k: 5, pad: 2)),
+            ("k7 s2 p3 no bias", Case(n: 1, c: 3, h: 15, w: 13, out: 4, k: 7, stride: 2, pad: 3, bias: false)),
+            ("k11 s4 p2", Case(n: 1, c: 3, h: 31, w: 31, out: 4, k: 11, stride: 4, pad: 2)),
+            ("k2 s2 p0 even kernel", Case(c: 2, h: 6, w: 8, out: 3, k: 2, stride: 2, pad: 0)),
+            ("groups 2", Case(c: 4, h: 6, w: 6, out: 6, groups: 2)),
+            ("groups 2 one image per chunk", Case(c: 4, h: 6, w: 6, out: 6, groups: 2, chunkColumns: 1)),
+            ("depthwise s2", Case(c: 6, h: 7, w: 7, out: 6, stride: 2, groups: 6, bias: false)),
+            ("depthwise multiplier 2", Case(c: 3, h: 5, w: 5, out: 6, groups: 3)),
+            ("1x1 direct", Case(n: 3, c: 8, h: 5, w: 5, out: 5, k: 1, pad: 0, directMinPixels: 1)),
+            ("1x1 direct groups", Case(n: 3, c: 8, h: 5, w: 5, out: 4, k: 1, pad: 0, groups: 2, directMinPixels: 1)),
+            ("1x1 chunked", Case(n: 3, c: 8, h: 5, w: 5, out: 5, k: 1, pad: 0)),
+            ("1x1 s2", Case(c: 4, h: 7, w: 7, out: 8, k: 1, stride: 2, pad: 0)),
+            ("1x1 padded", Case(c: 2, h: 3, w: 4, out: 3, k: 1, pad: 1)),
+        ]
+        cases.append(("k3 s1 p0 bigger than the map is padded", Case(c: 2, h: 2, w: 3, out: 2, k: 3, pad: 1)))
+        for (label, t) in cases { check(label, t) }
+    }
+
+    private func check(_ label: String, _ t: Case) {
+        let store = ParameterStore()
+        let conv = try! Conv2d(name: "conv", inputShape: [t.c, t.h, t.w], outChannels: t.out, kernel: t.k,
+                               stride: t.stride, padding: t.pad, groups: t.groups, bias: t.bias, store: store)
+        store.finalize(seed: 7)
+        conv.chunkColumns = t.chunkColumns
+        conv.directMinPixels = t.directMinPixels
+        let x = Self.random([t.n, t.c, t.h, t.w], seed: 1)
+        let ctx = ForwardContext()
+        let y = conv.forward(x, ctx)
+        let gy = Self.random(y.shape, seed: 2)
+        // Pre-existing gradients must be added to, not overwritten.
+        for i in 0..<store.grads.count { store.grads[i] = 0.5 }
+        let gx = conv.backward(gy, ctx)
+
+        let ref = Self.reference(t, x: x.array, w: Array(conv.weight.values),
+                                 b: conv.bias.map { Array($0.values) }, gy: gy.array)
+        XCTAssertEqual(y.shape, [t.n] + conv.outputShape, label)
+        XCTAssertLessThan(Self.err(y.array, ref.y), 1e-5, "\(label): y")
+        XCTAssertLessThan(Self.err(gx.array, ref.gx), 1e-5, "\(label): gx")
+        XCTAssertLessThan(Self.err(conv.weight.grads.map { $0 - 0.5 }, ref.gw), 1e-5, "\(label): gweight")
+        if let bias = conv.bias {
+            XCTAssertLessThan(Self.err(bias.grads.map { $0 - 0.5 }, ref.gb), 1e-5, "\(label): gbias")
+        }
+    }
+
+    /// The first layer of a model skips ∂input; parameter gradients must be unchanged by that.
+    func testSkippingInputGradientKeepsParameterGradients() {
+        var grads: [[Float]] = []
+        for propagate in [true, false] {
+            let store = ParameterStore()
+            let conv = try! Conv2d(name: "c", inputShape: [3, 8, 8], outChannels: 4, kernel: 3, padding: 1, store: store)
+            store.finalize(seed: 3)
+            conv.propagatesInputGradient = propagate
+            let y = conv.forward(Self.random([2, 3, 8, 8], seed: 4), ForwardContext())
+            _ = conv.backward(Self.random(y.shape, seed: 5), ForwardContext())
+            grads.append(Array(store.grads))
+        }
+        XCTAssertEqual(grads[0], grads[1])
+    }
+
+    func testBuildTimeShapeErrorsNameTheLayerAndShapes() {
+        func message(_ body: () throws -> Void) -> String {
+            do { try body(); return "" } catch { return "\(error)" }
+        }
+        let rank = message { _ = try Conv2d(name: "stem", inputShape: [3, 32], outChannels: 8, kernel: 3, store: ParameterStore()) }
+        XCTAssertTrue(rank.contains("Conv2d 'stem'") && rank.contains("(3, 32)"), rank)
+        let groups = message { _ = try Conv2d(name: "g", inputShape: [6, 8, 8], outChannels: 8, kernel: 3, groups: 4, store: ParameterStore()) }
+        XCTAssertTrue(groups.contains("Conv2d 'g'") && groups.contains("(6, 8, 8)") && groups.contains("groups = 4"), groups)
+        let outGroups = message { _ = try Conv2d(name: "g", inputShape: [4, 8, 8], outChannels: 6, kernel: 3, groups: 4, store: ParameterStore()) }
+        XCTAssertTrue(outGroups.contains("6") && outGroups.contains("groups = 4"), outGroups)
+        let big = message { _ = try Conv2d(name: "k", inputShape: [1, 4, 4], outChannels: 1, kernel: 7, store: ParameterStore()) }
+        XCTAssertTrue(big.contains("Conv2d 'k'") && big.contains("(1, 4, 4)"), big)
+
+        let conv = try! Conv2d(name: "c1", inputShape: [3, 8, 8], outChannels: 4, kernel: 3, store: ParameterStore())
+        let wrong = conv.inputMismatch([2, 4, 8, 8], kind: "Conv2d")
+        XCTAssertEqual(wrong, "Conv2d 'c1': expected input (N, 3, 8, 8), got (2, 4, 8, 8)")
+        XCTAssertNil(conv.inputMismatch([5, 3, 8, 8], kind: "Conv2d"))
+    }
+
+    func testParameterKeysShapesAndInitBound() {
+        let store = ParameterStore()
+        let conv = try! Conv2d(name: "features.0", inputShape: [6, 5, 5], outChannels: 4, kernel: 3, groups: 2, store: store)
+        _ = try! Conv2d(name: "", inputShape: [4, 3, 3], outChannels: 2, kernel: 1, bias: false, store: store)
+        store.finalize(seed: 1)
+        XCTAssertEqual(store.stateKeys, ["features.0.weight", "features.0.bias", "weight"])
+        XCTAssertEqual(conv.weight.shape, [4, 3, 3, 3])
+        XCTAssertEqual(conv.outputShape, [4, 3, 3])
+        XCTAssertEqual(conv.macsPerSample, 4 * 3 * 9 * 9)
+        let bound = 1 / Float(27).squareRoot()
+        XCTAssertTrue(conv.weight.values.allSatisfy { abs($0) <= bound })
+        XCTAssertTrue(conv.bias!.values.allSatisfy { abs($0) <= bound })
+        XCTAssertGreaterThan(conv.weight.values.map { abs($0) }.max()!, bound * 0.5)
+    }
+
+    /// The im2col workspace holds a bounded chunk, never the whole batch; after the first step
+    /// no tensor is reallocated (data pointers and capacities stay put).
+    func testWorkspaceIsBoundedAndStepsDoNotReallocate() {
+        let store = ParameterStore()
+        let conv = try! Conv2d(name: "c", inputShape: [16, 32, 32], outChannels: 16, kernel: 3, padding: 1, store: store)
+        store.finalize()
+        let batch = 32
+        let x = Self.random([batch, 16, 32, 32], seed: 1), gy = Self.random([batch, 16, 32, 32], seed: 2)
+        let ctx = ForwardContext()
+        let y1 = conv.forward(x, ctx), gx1 = conv.backward(gy, ctx)
+        let pointers = (y1.data, gx1.data, conv.workspaceCapacity)
+        let wholeBatchColumns = 16 * 9 * batch * 32 * 32
+        XCTAssertLessThanOrEqual(conv.workspaceCapacity, max(conv.maxWorkspace, 16 * 9 * 32 * 32 + 16 * 32 * 32) + 4096)
+        XCTAssertLessThan(conv.workspaceCapacity * 4, wholeBatchColumns)
+        for _ in 0..<2 {
+            let y = conv.forward(x, ctx), gx = conv.backward(gy, ctx)
+            XCTAssertTrue(y === y1 && gx === gx1)
+            XCTAssertEqual(y.data, pointers.0); XCTAssertEqual(gx.data, pointers.1)
+            XCTAssertEqual(conv.workspaceCapacity, pointers.2)
+        }
+        // A smaller last batch fits in the same storage.
+        let xs = Self.random([3, 16, 32, 32], seed: 3)
+        let ys = conv.forward(xs, ctx); _ = conv.backward(Self.random(ys.shape, seed: 4), ctx)
+        XCTAssertEqual(ys.data, pointers.0); XCTAssertEqual(conv.workspaceCapacity, pointers.2)
+    }
+
+    func testIm2colCol2imAreAdjoint() {
+        // ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for any x, c: col2im is exactly im2col's transpose.
+        for (k, s, p, h, w) in [(3, 1, 1, 5, 6), (3, 2, 1, 7, 7), (5, 3, 2, 9, 8), (1, 2, 0, 5, 5), (4, 1, 3, 3, 3)] {
+            let g = ConvGeometry(height: h, width: w, kernel: k, stride: s, padding: p)
+            let ch = 2, rows = ch * k * k, ld = g.outPixels + 3
+            let x = Self.random([ch, h, w], seed: 11), c = Self.random([rows, ld], seed: 12)
+            let col = Tensor(shape: [rows, ld]), back = Tensor(shape: [ch, h, w])
+            Im2col.im2col(x.data, channels: ch, g, into: col.data, ld: ld)
+            Im2col.col2im(c.data, ld: ld, channels: ch, g, addingInto: back.data)
+            var lhs = 0.0, rhs = 0.0
+            for r in 0..<rows { for j in 0..<g.outPixels { lhs += Double(col.data[r * ld + j]) * Double(c.data[r * ld + j]) } }
+            for i in 0..<x.count { rhs += Double(x.data[i]) * Double(back.data[i]) }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(rhs)), "k\(k) s\(s) p\(p)")
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func random(_ shape: [Int], seed: UInt64) -> Tensor {
+        var rng = Philox(seed: seed, 0xC0)
+        let t = Tensor(shape: shape)
+        for i in 0..<t.count { t.data[i] = rng.normal() }
+        return t
+    }
+
+    static func err(_ a: [Float], _ b: [Double]) -> Double {
+        precondition(a.count == b.count, "err: \(a.count) vs \(b.count)")
+        var d = 0.0, r = 0.0
+        for i in a.indices { d += (Double(a[i]) - b[i]) * (Double(a[i]) - b[i]); r += b[i] * b[i] }
+        return r > 0 ? (d / r).squareRoot() : d.squareRoot()
+    }
+
+    /// Direct convolution and its gradients, in Double, straight from the definition.
+    static func reference(_ t: Case, x: [Float], w: [Float], b: [Float]?, gy: [Float])
+        -> (y: [Double], gx: [Double], gw: [Double], gb: [Double]) {
+        let oh = (t.h + 2 * t.pad - t.k) / t.stride + 1, ow = (t.w + 2 * t.pad - t.k) / t.stride + 1
+        let cg = t.c / t.groups, og = t.out / t.groups
+        var y = [Double](repeating: 0, count: t.n * t.out * oh * ow)
+        var gx = [Double](repeating: 0, count: x.count), gw = [Double](repeating: 0, count: w.count)
+        var gb = [Double](repeating: 0, count: t.out)
+        for n in 0..<t.n { for o in 0..<t.out { for i in 0..<oh { for j in 0..<ow {
+            let yi = ((n * t.out + o) * oh + i) * ow + j
+            var s = b.map { Double($0[o]) } ?? 0
+            let g = Double(gy[yi])
+            gb[o] += g
+            for cc in 0..<cg {
+                let c = (o / og) * cg + cc
+                for kh in 0..<t.k { for kw in 0..<t.k {
+                    let ih = i * t.stride - t.pad + kh, iw = j * t.stride - t.pad + kw
+                    guard ih >= 0, ih < t.h, iw >= 0, iw < t.w else { continue }
+                    let xi = ((n * t.c + c) * t.h + ih) * t.w + iw
+                    let wi = ((o * cg + cc) * t.k + kh) * t.k + kw
+                    s += Double(w[wi]) * Double(x[xi])
+                    gx[xi] += Double(w[wi]) * g
+                    gw[wi] += Double(x[xi]) * g
+                }}
+            }
+            y[yi] = s
+        }}}}
+        return (y, gx, gw, gb)
+    }
+}
