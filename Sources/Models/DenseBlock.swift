@@ -1,0 +1,131 @@
+import TensorCore
+import NN
+
+/// One DenseNet-BC layer: BN-ReLU-Conv1x1(bnSize·k) - BN-ReLU-Conv3x3(k), whose k new channels
+/// are appended to its input. Keys `<name>.norm1.*`, `<name>.conv1.weight`, `<name>.norm2.*`,
+/// `<name>.conv2.weight` (torchvision's `denselayer<l>`). Driven by its `DenseBlock`.
+public final class DenseLayer {
+    public let name: String
+    public let norm1: BatchNormReLU   // reads the first `inChannels` channels of the block buffer
+    public let conv1: Conv2d          // (N, c, H, W) → (N, bnSize·k, H, W)
+    public let norm2: BatchNormReLU
+    public let conv2: Conv2d          // → (N, k, H, W)
+    public var inChannels: Int { norm1.channels }
+    var layers: [Layer] { [norm1, conv1, norm2, conv2] }
+
+    init(name: String, inputShape: [Int], growth: Int, bnSize: Int, store: ParameterStore) throws {
+        self.name = name
+        norm1 = try BatchNormReLU(name: "\(name).norm1", inputShape: inputShape, store: store)
+        conv1 = try Conv2d(name: "\(name).conv1", inputShape: inputShape, outChannels: bnSize * growth, kernel: 1,
+                           bias: false, store: store)
+        norm2 = try BatchNormReLU(name: "\(name).norm2", inputShape: conv1.outputShape, store: store)
+        conv2 = try Conv2d(name: "\(name).conv2", inputShape: norm2.outputShape, outChannels: growth, kernel: 3,
+                           padding: 1, bias: false, store: store)
+    }
+}
+
+/// A dense block with a shared (memory-efficient) concatenation buffer.
+///
+/// torch.cat would copy every layer's whole input into a fresh tensor (quadratic traffic in the
+/// block depth). Here the block owns one (N, C₀ + L·k, H, W) buffer: the block input is copied
+/// into its first C₀ channels once, and layer l reads the prefix of C₀ + l·k channels in place
+/// (its fused BN-ReLU takes a strided channel prefix) and writes its k new channels after it.
+/// Backward mirrors this with one block gradient buffer: layer l's input gradient is *added*
+/// into the prefix, and by the time layer l runs backward, the gradient of its k output
+/// channels is complete (only later layers read them). Each layer keeps its BN-ReLU output
+/// (N, c_l, H, W) for conv1's weight gradient — time over memory.
+///
+/// After each layer's backward, `ctx.gradientsReady` gets the offset of its first parameter.
+public final class DenseBlock: Layer {
+    public let name: String
+    public let inputShape: [Int]
+    public let outputShape: [Int]
+    public let growth: Int
+    public let denseLayers: [DenseLayer]
+    public var children: [Layer] { denseLayers.flatMap { $0.layers } }
+
+    private let block = Tensor(shape: [0])    // (N, C₀ + L·k, H, W) input and every layer's output
+    private let gBlock = Tensor(shape: [0])   // (N, C₀ + L·k, H, W) gradient of the above
+    private let gNew = Tensor(shape: [0])     // (N, k, H, W) gradient of one layer's new channels
+    private let gx = Tensor(shape: [0])       // (N, C₀, H, W)
+
+    public init(name: String, inputShape: [Int], layers count: Int, growth: Int, bnSize: Int = 4,
+                store: ParameterStore) throws {
+        guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
+            throw ShapeError("dense block '\(name)': expected input (C, H, W), got \(Shape.format(inputShape))")
+        }
+        guard count >= 1, growth >= 1, bnSize >= 1 else {
+            throw ShapeError("dense block '\(name)': needs layers, growth and bn_size ≥ 1 (got \(count), \(growth), \(bnSize))")
+        }
+        self.name = name; self.inputShape = inputShape; self.growth = growth
+        var layers: [DenseLayer] = []
+        var c = inputShape[0]
+        for l in 0..<count {
+            layers.append(try DenseLayer(name: "\(name).denselayer\(l + 1)", inputShape: [c, inputShape[1], inputShape[2]],
+                                         growth: growth, bnSize: bnSize, store: store))
+            c += growth
+        }
+        denseLayers = layers
+        outputShape = [c, inputShape[1], inputShape[2]]
+    }
+
+    public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        checkInput(x, kind: "dense block")
+        let n = x.dim(0), c0 = inputShape[0], ct = outputShape[0], hw = inputShape[1] * inputShape[2]
+        block.resize([n] + outputShape)
+        Self.copyChannels(from: x.data, fromChannels: c0, fromOffset: 0, to: block.data, toChannels: ct,
+                          toOffset: 0, count: c0, rows: n, spatial: hw)
+        for layer in denseLayers {
+            let c = layer.inChannels
+            var h = layer.norm1.forward(prefixOf: block, ctx)   // (N, c, H, W)
+            h = layer.conv1.forward(h, ctx)                     // (N, bnSize·k, H, W)
+            h = layer.norm2.forward(h, ctx)
+            h = layer.conv2.forward(h, ctx)                     // (N, k, H, W)
+            Self.copyChannels(from: h.data, fromChannels: growth, fromOffset: 0, to: block.data, toChannels: ct,
+                              toOffset: c, count: growth, rows: n, spatial: hw)
+        }
+        return block
+    }
+
+    public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
+        precondition(gy.shape == block.shape, "dense block '\(name)': gradient \(Shape.format(gy.shape)) for output \(Shape.format(block.shape))")
+        let n = gy.dim(0), c0 = inputShape[0], ct = outputShape[0], hw = inputShape[1] * inputShape[2]
+        gBlock.copy(from: gy)
+        gNew.resize([n, growth, inputShape[1], inputShape[2]])
+        for layer in denseLayers.reversed() {
+            let c = layer.inChannels
+            Self.copyChannels(from: gBlock.data, fromChannels: ct, fromOffset: c, to: gNew.data, toChannels: growth,
+                              toOffset: 0, count: growth, rows: n, spatial: hw)
+            var g = layer.conv2.backward(gNew, ctx)   // (N, bnSize·k, H, W)
+            g = layer.norm2.backward(g, ctx)
+            g = layer.conv1.backward(g, ctx)          // (N, c, H, W)
+            layer.norm1.backward(g, into: gBlock, accumulate: true, ctx)
+            ctx.gradientsReady?(layer.norm1.weight.offset)
+        }
+        gx.resize([n] + inputShape)
+        Self.copyChannels(from: gBlock.data, fromChannels: ct, fromOffset: 0, to: gx.data, toChannels: c0,
+                          toOffset: 0, count: c0, rows: n, spatial: hw)
+        return gx
+    }
+
+    /// Copies channels [fromOffset, +count) of a (rows, fromChannels, spatial) buffer into
+    /// channels [toOffset, +count) of a (rows, toChannels, spatial) buffer.
+    static func copyChannels(from src: UnsafeMutablePointer<Float>, fromChannels: Int, fromOffset: Int,
+                             to dst: UnsafeMutablePointer<Float>, toChannels: Int, toOffset: Int,
+                             count: Int, rows: Int, spatial: Int) {
+        let len = count * spatial
+        for i in 0..<rows {
+            (dst + (i * toChannels + toOffset) * spatial).update(from: src + (i * fromChannels + fromOffset) * spatial, count: len)
+        }
+    }
+}
+
+/// DenseNet transition `<name>.{norm, conv}`: BN-ReLU-Conv1x1(out)-AvgPool 2x2/2.
+public func makeTransition(name: String, inputShape: [Int], outChannels: Int, store: ParameterStore) throws -> Sequential {
+    let t = Sequential(name: name, inputShape: inputShape, store: store)
+    try t.add(BatchNormReLU(name: "\(name).norm", inputShape: t.outputShape, store: store))
+    try t.add(Conv2d(name: "\(name).conv", inputShape: t.outputShape, outChannels: outChannels, kernel: 1,
+                     bias: false, store: store))
+    try t.add(AvgPool2d(name: "\(name).pool", inputShape: t.outputShape, kernel: 2, stride: 2))
+    return t
+}

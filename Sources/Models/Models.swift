@@ -1,1 +1,0 @@
-// Models target: see DESIGN.md.

@@ -1,0 +1,157 @@
+import Foundation
+import TensorCore
+import NN
+
+/// Per-layer shapes, parameters and multiply-accumulates of a model, with totals
+/// (`trainer summary`). Counts follow catalog.json / make_fixtures.macs_of:
+/// conv MACs = output elements · (in/groups) · k · k, linear MACs = in · out, others 0.
+///
+/// Activation memory per image (training) counts, in float32 bytes: the input image, every
+/// row's output (each leaf layer owns and keeps its output for its own or its successor's
+/// backward; a residual block's post-add ReLU output and a dense block's concatenation buffer
+/// are rows of their own). Not counted: gradient buffers, per-channel BN statistics, pooling
+/// argmax indices, im2col workspaces and the parameters themselves.
+public struct ModelSummary {
+    public struct Row {
+        public let name: String
+        public let kind: String
+        /// Per-sample output shape.
+        public let outputShape: [Int]
+        public let params: Int
+        public let macs: Int
+    }
+
+    public let model: String
+    public let input: [Int]
+    public let rows: [Row]
+    public let params: Int
+    /// Floats in BN running_mean / running_var.
+    public let buffersFloat: Int
+    /// Parameters + float buffers + num_batches_tracked counters (PyTorch `len(state_dict())`).
+    public let stateDictKeys: Int
+    public let forwardMacs: Int
+    public let activationBytesPerImage: Int
+
+    public init(model: Model) {
+        var owned: [String: Int] = [:]   // layer name → parameters it declared
+        for p in model.store.parameters {
+            let owner = p.name.split(separator: ".", omittingEmptySubsequences: false).dropLast().joined(separator: ".")
+            owned[owner, default: 0] += p.count
+        }
+        var rows: [Row] = []
+        func walk(_ layer: Layer) {
+            if layer.children.isEmpty {
+                let count = owned[layer.name] ?? 0
+                rows.append(Row(name: layer.name, kind: Self.kind(of: layer), outputShape: layer.outputShape,
+                                params: count, macs: Self.macs(of: layer, store: model.store)))
+                return
+            }
+            layer.children.forEach(walk)
+            if let block = layer as? ResidualBlock {
+                rows.append(Row(name: block.name, kind: "\(block.kind.rawValue) add+relu", outputShape: block.outputShape,
+                                params: 0, macs: 0))
+            } else if let block = layer as? DenseBlock {
+                rows.append(Row(name: block.name, kind: "dense concat", outputShape: block.outputShape, params: 0, macs: 0))
+            }
+        }
+        walk(model.network)
+        self.model = model.name
+        self.input = model.inputShape
+        self.rows = rows
+        params = model.store.parameterCount
+        buffersFloat = model.store.bufferCount
+        stateDictKeys = model.store.stateKeys.count
+        forwardMacs = rows.reduce(0) { $0 + $1.macs }
+        let floats = model.inputShape.reduce(1, *) + rows.reduce(0) { $0 + $1.outputShape.reduce(1, *) }
+        activationBytesPerImage = 4 * floats
+    }
+
+    static func kind(of layer: Layer) -> String {
+        switch layer {
+        case is Conv2d: return "conv"
+        case is Linear: return "linear"
+        case is BatchNorm: return "batchnorm"
+        case let l as BatchNormReLU: return l.relu ? "batchnorm+relu" : "batchnorm"
+        case let l as Activation: return l.kind.rawValue
+        case is MaxPool2d: return "maxpool"
+        case is AvgPool2d: return "avgpool"
+        case is AdaptiveAvgPool2d: return "adaptive_avgpool"
+        case is Dropout: return "dropout"
+        case is Flatten: return "flatten"
+        default: return String(describing: type(of: layer)).lowercased()
+        }
+    }
+
+    /// Per-sample MACs: conv → output spatial size × weight elements; linear → weight elements.
+    static func macs(of layer: Layer, store: ParameterStore) -> Int {
+        switch layer {
+        case let conv as Conv2d:
+            return conv.outputShape.dropFirst().reduce(1, *) * conv.weight.count
+        case is Linear:
+            let prefix = layer.name.isEmpty ? "" : layer.name + "."
+            return store.parameter(named: prefix + "weight")?.count ?? 0
+        default:
+            return 0
+        }
+    }
+
+    /// Aligned text table, one row per layer, then the totals.
+    public var table: String {
+        let header = ["layer", "kind", "output", "params", "MACs"]
+        let cells = rows.map { [$0.name, $0.kind, $0.outputShape.map(String.init).joined(separator: "x"),
+                                Self.grouped($0.params), Self.grouped($0.macs)] }
+        var widths = header.map(\.count)
+        for r in cells { for (i, c) in r.enumerated() { widths[i] = Swift.max(widths[i], c.count) } }
+        func line(_ r: [String]) -> String {
+            r.enumerated().map { i, c in
+                let pad = String(repeating: " ", count: widths[i] - c.count)
+                return i >= 3 ? pad + c : c + pad      // numbers right-aligned
+            }.joined(separator: "  ")
+        }
+        var out = "model \(model), input \(input.map(String.init).joined(separator: "x"))\n"
+        out += line(header) + "\n"
+        out += String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1)) + "\n"
+        for r in cells { out += line(r) + "\n" }
+        let mb = Double(activationBytesPerImage) / 1_048_576
+        out += "params \(Self.grouped(params)), float buffers \(Self.grouped(buffersFloat)), "
+            + "state_dict keys \(stateDictKeys), forward MACs \(Self.grouped(forwardMacs)) per image, "
+            + "training activations \(String(format: mb < 10 ? "%.2f" : "%.1f", mb)) MiB per image\n"
+        return out
+    }
+
+    /// One JSON object: model, input, params, buffers_float, state_dict_keys, forward_macs,
+    /// activation_bytes_per_image, and layers (name, kind, output, params, macs).
+    public var json: String {
+        func str(_ s: String) -> String {
+            var o = "\""
+            for ch in s.unicodeScalars {
+                switch ch {
+                case "\"": o += "\\\""
+                case "\\": o += "\\\\"
+                case "\n": o += "\\n"
+                default: if ch.value < 0x20 { o += String(format: "\\u%04x", ch.value) } else { o.unicodeScalars.append(ch) }
+                }
+            }
+            return o + "\""
+        }
+        func arr(_ a: [Int]) -> String { "[" + a.map(String.init).joined(separator: ", ") + "]" }
+        let layers = rows.map {
+            "{\"name\": \(str($0.name)), \"kind\": \(str($0.kind)), \"output\": \(arr($0.outputShape)), \"params\": \($0.params), \"macs\": \($0.macs)}"
+        }
+        return "{\"model\": \(str(model)), \"input\": \(arr(input)), \"params\": \(params), \"buffers_float\": \(buffersFloat), "
+            + "\"state_dict_keys\": \(stateDictKeys), \"forward_macs\": \(forwardMacs), "
+            + "\"activation_bytes_per_image\": \(activationBytesPerImage), \"layers\": [\n  "
+            + layers.joined(separator: ",\n  ") + "\n]}"
+    }
+
+    /// 1234567 → "1,234,567".
+    static func grouped(_ n: Int) -> String {
+        let s = String(n.magnitude)
+        var out = ""
+        for (i, ch) in s.enumerated() {
+            if i > 0 && (s.count - i) % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return n < 0 ? "-" + out : out
+    }
+}
