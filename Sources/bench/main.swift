@@ -1,1 +1,16 @@
-print("bench")
+// trainer-bench: performance measurements, one subcommand each (kept a tiny dispatcher).
+import Foundation
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "conv":
+    exit(ConvBenchmark.run(arguments: Array(arguments.dropFirst())))
+default:
+    let usage = """
+        usage: trainer-bench <subcommand> [options]
+          conv    cblas_sgemm vs conv2d forward+backward GFLOP/s (and PyTorch's), 1 thread
+                  (trainer-bench conv --help for options)
+        """
+    FileHandle.standardError.write(Data((usage + "\n").utf8))
+    exit(arguments.first == "--help" || arguments.first == "-h" ? 0 : 2)
+}
