@@ -1,0 +1,47 @@
+import XCTest
+import TensorCore
+@testable import NN
+
+/// What ops.h5 does not cover: AvgPool2d without count_include_pad, and gradients by finite differences.
+final class PoolingTests: XCTestCase {
+    func testAvgPoolExcludingPaddingAveragesOnlyRealPixels() throws {
+        let pool = try AvgPool2d(inputShape: [2, 5, 5], kernel: 3, stride: 2, padding: 1, countIncludePad: false)
+        let y = pool.forward(Tensor(shape: [3, 2, 5, 5], repeating: 1.5), ForwardContext())
+        XCTAssertEqual(y.shape, [3, 2, 3, 3])
+        XCTAssertTrue(y.array.allSatisfy { $0 == 1.5 }, "a constant input must stay constant: \(y.array)")
+        let including = try AvgPool2d(inputShape: [2, 5, 5], kernel: 3, stride: 2, padding: 1)
+        XCTAssertLessThan(including.forward(Tensor(shape: [3, 2, 5, 5], repeating: 1.5), ForwardContext()).data[0], 1.5,
+                          "count_include_pad divides a corner window by 9")
+    }
+
+    func testAvgPoolModesAgreeWithoutPadding() throws {
+        let x = randomTensor([2, 3, 6, 6], seed: 3)
+        let a = try AvgPool2d(inputShape: [3, 6, 6], kernel: 3, stride: 1, countIncludePad: false).forward(x, ForwardContext())
+        let b = try AvgPool2d(inputShape: [3, 6, 6], kernel: 3, stride: 1, countIncludePad: true).forward(x, ForwardContext())
+        XCTAssertEqual(a.array, b.array)
+    }
+
+    func testPoolingGradientsMatchFiniteDifferences() throws {
+        let ctx = ForwardContext()
+        let cases: [(String, Layer, [Int])] = [
+            ("avg exclude pad", try AvgPool2d(inputShape: [2, 7, 6], kernel: 3, stride: 2, padding: 1, countIncludePad: false), [2, 2, 7, 6]),
+            ("avg include pad", try AvgPool2d(inputShape: [2, 7, 6], kernel: 3, stride: 2, padding: 1), [2, 2, 7, 6]),
+            ("adaptive 3x2 from 7x5", try AdaptiveAvgPool2d(inputShape: [2, 7, 5], outputSize: (3, 2)), [2, 2, 7, 5]),
+            ("adaptive 4x4 from 3x3 (upsampling bins)", try AdaptiveAvgPool2d(inputShape: [1, 3, 3], outputSize: (4, 4)), [2, 1, 3, 3]),
+        ]
+        for (label, layer, shape) in cases {
+            let errors = finiteDifferenceErrors(layer, x: randomTensor(shape, seed: 5), store: ParameterStore(), ctx: ctx)
+            XCTAssertLessThan(errors["gx"]!, 1e-3, label)
+        }
+    }
+
+    func testMaxPoolPaddingActsAsMinusInfinity() throws {
+        // All-negative input: a zero padding would win every border window; −∞ padding never does.
+        let pool = try MaxPool2d(inputShape: [1, 4, 4], kernel: 3, stride: 2, padding: 1)
+        let x = randomTensor([1, 1, 4, 4], seed: 8, scale: 0.1, shift: -5)
+        let y = pool.forward(x, ForwardContext())
+        XCTAssertTrue(y.array.allSatisfy { $0 < -4 }, "\(y.array)")
+        let gx = pool.backward(Tensor(shape: y.shape, repeating: 1), ForwardContext())
+        XCTAssertEqual(Double(gx.array.reduce(0, +)), Double(y.count), "every output routes its gradient to one input")
+    }
+}
