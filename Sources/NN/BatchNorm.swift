@@ -98,7 +98,8 @@ public final class BatchNorm: Layer {
                 var s1 = 0.0, s2 = 0.0
                 for n in 0..<rows {
                     let p = xp + n * cs + c * s
-                    for i in 0..<s { let d = Double(p[i] - k); s1 += d; s2 += d * d }
+                    s1 += Kernels.sum(s, p, minus: k)
+                    s2 += Kernels.sumOfSquares(s, p, minus: k)
                 }
                 reduceScratch[c] = Float(s1); reduceScratch[channels + c] = Float(s2)
             }
@@ -114,17 +115,16 @@ public final class BatchNorm: Layer {
         } else {
             count = rows * s
             precondition(count > 1, "\(kind) '\(name)': training needs more than 1 value per channel, got input \(Shape.format(x.shape))")
-            // Two passes: the mean, then the centred sum of squares (no cancellation).
+            // Two passes: the mean m, then squares centred on its float rounding m′
+            // (no cancellation): var = Σ(x − m′)²/n − (m − m′)².
             for c in 0..<channels {
                 var s1 = 0.0
                 for n in 0..<rows { s1 += Kernels.sum(s, xp + n * cs + c * s) }
-                let m = s1 / Double(count)
+                let m = s1 / Double(count), mf = Float(m)
                 var s2 = 0.0
-                for n in 0..<rows {
-                    let p = xp + n * cs + c * s
-                    for i in 0..<s { let d = Double(p[i]) - m; s2 += d * d }
-                }
-                finishChannel(c, mean: m, variance: s2 / Double(count))
+                for n in 0..<rows { s2 += Kernels.sumOfSquares(s, xp + n * cs + c * s, minus: mf) }
+                let d = m - Double(mf)
+                finishChannel(c, mean: m, variance: Swift.max(s2 / Double(count) - d * d, 0))
             }
         }
         batchesTracked.value += 1
@@ -150,8 +150,10 @@ public final class BatchNorm: Layer {
             var sg = 0.0, sgx = 0.0
             for n in 0..<rows {
                 let g = gy.data + n * cs + c * s, p = x.data + n * cs + c * s
-                for i in 0..<s { let gi = Double(g[i]); sg += gi; sgx += gi * Double((p[i] - m) * r) }
+                sg += Kernels.sum(s, g)
+                sgx += Kernels.dot(s, g, p, minus: m)
             }
+            sgx *= Double(r)
             partial[c] = sg; partial[channels + c] = sgx
             weight?.grad[c] += Float(sgx)
             bias?.grad[c] += Float(sg)
@@ -167,11 +169,11 @@ public final class BatchNorm: Layer {
             let inv = 1 / Double(count)
             for c in 0..<channels {
                 let m = mean[c], r = invStd[c], a = r * (weight?.value[c] ?? 1)
-                let meanG = Float(partial[c] * inv), meanGX = Float(partial[channels + c] * inv)
+                let meanG = Float(partial[c] * inv), k = r * Float(partial[channels + c] * inv)
                 for n in 0..<rows {
                     let off = n * cs + c * s
                     let g = gy.data + off, p = x.data + off, dst = gx.data + off
-                    for i in 0..<s { dst[i] = a * (g[i] - meanG - (p[i] - m) * r * meanGX) }
+                    for i in 0..<s { dst[i] = a * (g[i] - meanG - (p[i] - m) * k) }
                 }
             }
         } else {

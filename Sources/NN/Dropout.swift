@@ -42,14 +42,24 @@ public final class Dropout: Layer {
                      "dropout '\(name)': training needs ctx.sampleIndices for each of the \(rows) rows, got \(ctx.sampleIndices.count)")
         mask.resize(x.shape)
         let keepScale: Float = p < 1 ? 1 / (1 - p) : 0
+        let key = (UInt32(truncatingIfNeeded: ctx.seed), UInt32(truncatingIfNeeded: ctx.seed >> 32))
+        let epoch = UInt32(truncatingIfNeeded: ctx.epoch), p = self.p
+        @inline(__always) func keep(_ word: UInt32) -> Float {   // uniform in [0, 1) from 24 bits, as Philox.uniform
+            Float(word >> 8) * (1.0 / 16_777_216.0) < p ? 0 : keepScale
+        }
         for r in 0..<rows {
-            var rng = Philox(seed: ctx.seed, streamTag, UInt32(truncatingIfNeeded: ctx.epoch),
-                             UInt32(truncatingIfNeeded: ctx.sampleIndices[r]))
+            let sample = UInt32(truncatingIfNeeded: ctx.sampleIndices[r])
             let m = mask.data + r * per, src = x.data + r * per, dst = y.data + r * per
-            for i in 0..<per {
-                m[i] = rng.uniform() < p ? 0 : keepScale
-                dst[i] = src[i] * m[i]
+            var i = 0
+            while i < per {
+                let b = Philox.block(key: key, counter: (UInt32(truncatingIfNeeded: i / 4), streamTag, epoch, sample))
+                m[i] = keep(b.0)
+                if i + 1 < per { m[i + 1] = keep(b.1) }
+                if i + 2 < per { m[i + 2] = keep(b.2) }
+                if i + 3 < per { m[i + 3] = keep(b.3) }
+                i += 4
             }
+            for j in 0..<per { dst[j] = src[j] * m[j] }
         }
         return y
     }

@@ -206,9 +206,13 @@ public final class AdaptiveAvgPool2d: Layer {
             let src = x.data + p * h * w, dst = y.data + p * oh * ow
             for (i, (hs, he)) in rowBins.enumerated() {
                 for (j, (ws, we)) in colBins.enumerated() {
-                    var s: Float = 0
-                    for r in hs..<he { for q in ws..<we { s += src[r * w + q] } }
-                    dst[i * ow + j] = s / Float((he - hs) * (we - ws))
+                    var s = 0.0
+                    if ws == 0 && we == w {   // whole rows: one contiguous run (global average pooling)
+                        s = Kernels.sum((he - hs) * w, src + hs * w)
+                    } else {
+                        for r in hs..<he { s += Kernels.sum(we - ws, src + r * w + ws) }
+                    }
+                    dst[i * ow + j] = Float(s / Double((he - hs) * (we - ws)))
                 }
             }
         }

@@ -28,20 +28,58 @@ public enum Kernels {
         axpy(x.count, 1, x.data, y.data)
     }
 
-    /// Σ x[i] with a double accumulator.
+    /// Σ x[i]. Eight float lanes over blocks of 1024 elements (each lane adds ≤ 128 terms),
+    /// blocks added in double: vector speed with near-double accuracy.
     @inlinable
     public static func sum(_ n: Int, _ x: UnsafePointer<Float>) -> Double {
-        var s = 0.0
-        for i in 0..<n { s += Double(x[i]) }
-        return s
+        blockReduce(n, { load(x, $0) }, { x[$0] })
     }
 
-    /// Σ x[i]·y[i] with a double accumulator.
+    /// Σ (x[i] − shift).
+    @inlinable
+    public static func sum(_ n: Int, _ x: UnsafePointer<Float>, minus shift: Float) -> Double {
+        let m = SIMD8<Float>(repeating: shift)
+        return blockReduce(n, { load(x, $0) - m }, { x[$0] - shift })
+    }
+
+    /// Σ (x[i] − shift)², the centred sum of squares of a variance.
+    @inlinable
+    public static func sumOfSquares(_ n: Int, _ x: UnsafePointer<Float>, minus shift: Float = 0) -> Double {
+        let m = SIMD8<Float>(repeating: shift)
+        return blockReduce(n, { let d = load(x, $0) - m; return d * d }, { let d = x[$0] - shift; return d * d })
+    }
+
+    /// Σ x[i]·y[i].
     @inlinable
     public static func dot(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Double {
-        var s = 0.0
-        for i in 0..<n { s += Double(x[i]) * Double(y[i]) }
-        return s
+        blockReduce(n, { load(x, $0) * load(y, $0) }, { x[$0] * y[$0] })
+    }
+
+    /// Σ g[i]·(x[i] − shift): BatchNorm's Σ gy·x̂ without the cancellation of Σgy·x − shift·Σgy.
+    @inlinable
+    public static func dot(_ n: Int, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, minus shift: Float) -> Double {
+        let m = SIMD8<Float>(repeating: shift)
+        return blockReduce(n, { load(g, $0) * (load(x, $0) - m) }, { g[$0] * (x[$0] - shift) })
+    }
+
+    @inlinable @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    /// Σ of per-element terms: `vector(i)` gives the terms of elements i ..< i+8, `scalar(i)` one term.
+    @inlinable @inline(__always)
+    static func blockReduce(_ n: Int, _ vector: (Int) -> SIMD8<Float>, _ scalar: (Int) -> Float) -> Double {
+        var total = 0.0, i = 0
+        while i < n {
+            let end = Swift.min(i + 1024, n)
+            var acc = SIMD8<Float>(), tail: Float = 0
+            while i + 8 <= end { acc += vector(i); i += 8 }
+            while i < end { tail += scalar(i); i += 1 }
+            for lane in 0..<8 { total += Double(acc[lane]) }
+            total += Double(tail)
+        }
+        return total
     }
 
     /// out[n, c, s] += bias[c] over `x` viewed as (N, C, S) with S = spatial; the bias of conv and linear.

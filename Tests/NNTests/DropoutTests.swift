@@ -29,6 +29,19 @@ final class DropoutTests: XCTestCase {
         XCTAssertNotEqual(run(other, rows: [10]), Array(ab[..<500]), "two dropout layers share a mask")
     }
 
+    /// The documented keying: element i of a sample is uniform number i of the Philox stream
+    /// (seed; tag, epoch, sample index), dropped when below p.
+    func testMaskIsThePhiloxStreamOfTheSample() throws {
+        let drop = try Dropout(name: "classifier.0", inputShape: [7, 3], p: 0.4)
+        let ctx = ForwardContext(training: true, seed: 0xDEAD_BEEF_0123, epoch: 5, sampleIndices: [123_456, 9])
+        let y = drop.forward(Tensor(shape: [2, 7, 3], repeating: 1), ctx).array
+        for (row, sample) in ctx.sampleIndices.enumerated() {
+            var rng = Philox(seed: ctx.seed, drop.streamTag, 5, UInt32(sample))
+            let expected = (0..<21).map { _ in rng.uniform() < 0.4 ? Float(0) : 1 / Float(0.6) }
+            XCTAssertEqual(Array(y[(row * 21)..<(row * 21 + 21)]), expected, "row \(row)")
+        }
+    }
+
     func testEvalAndZeroProbabilityAreIdentity() throws {
         let x = randomTensor([2, 8], seed: 5)
         let drop = try Dropout(inputShape: [8], p: 0.5)
