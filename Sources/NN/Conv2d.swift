@@ -24,7 +24,7 @@ public final class Conv2d: Layer {
     public var propagatesInputGradient = true
     /// Target GEMM column count of one image chunk (bounds the workspace together with
     /// `maxWorkspace`); tunable for benchmarks.
-    public var chunkColumns = 2048
+    public var chunkColumns = 1024
     /// Upper bound on the im2col workspace in floats, unless a single image needs more.
     public var maxWorkspace = 1 << 20
     /// Pointwise (1x1, stride 1, unpadded) convolutions on maps of at least this many pixels
@@ -33,6 +33,7 @@ public final class Conv2d: Layer {
     public var directMinPixels = 64
 
     public let geometry: ConvGeometry
+    private let lowering: Im2col
     private let y = Tensor(shape: [0])        // (N, O, OH, OW)
     private let gx = Tensor(shape: [0])       // (N, C, H, W)
     private let col = Tensor(shape: [0])      // (Cg·k·k, ld): im2col of a chunk, then ∂col
@@ -62,6 +63,7 @@ public final class Conv2d: Layer {
         self.inChannels = c; self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding; self.groups = groups
         geometry = ConvGeometry(height: h, width: w, kernel: kernel, stride: stride, padding: padding)
+        lowering = Im2col(geometry)
         let fanIn = c / groups * kernel * kernel
         let bound = 1 / Float(fanIn).squareRoot()
         let prefix = name.isEmpty ? "" : name + "."
@@ -121,51 +123,54 @@ public final class Conv2d: Layer {
         let xImage = inChannels * g.inPixels, yImage = outChannels * p
         let w = UnsafePointer(weight.value!), xs = UnsafePointer(x.data), ys = y.data
 
+        // Every GEMM accumulates (beta = 1) onto rows pre-filled with the bias (or 0): one
+        // fast fill instead of OpenBLAS's separate beta pass plus a bias pass over y.
+        let bv = bias.map { UnsafePointer($0.value!) }
         if isDirect {
-            // y_n[group] (Og, P) = W_g (Og, Cg) · x_n[group] (Cg, P)
+            // y_n[group] (Og, P) = bias + W_g (Og, Cg) · x_n[group] (Cg, P)
             for i in 0..<n {
                 for grp in 0..<groups {
+                    let out = ys + i * yImage + grp * og * p
+                    Conv2d.fill(out, rows: og, columns: p, ld: p, bias: bv.map { $0 + grp * og })
                     BLAS.sgemm(m: og, n: p, k: cg, a: w + grp * og * cg, lda: cg,
-                               b: xs + i * xImage + grp * cg * p, ldb: p,
-                               c: ys + i * yImage + grp * og * p, ldc: p)
+                               b: xs + i * xImage + grp * cg * p, ldb: p, beta: 1, c: out, ldc: p)
                 }
             }
-        } else {
-            let (chunk, ld) = prepareWorkspace(batch: n)
-            let cols = col.data, stage = staging.data
-            for n0 in Swift.stride(from: 0, to: n, by: chunk) {
-                let b = Swift.min(chunk, n - n0)
-                for grp in 0..<groups {
-                    for i in 0..<b {
-                        Im2col.im2col(xs + (n0 + i) * xImage + grp * cg * g.inPixels, channels: cg, g,
-                                      into: cols + i * p, ld: ld)
-                    }
-                    let wg = w + grp * og * kc
-                    if b == 1 {
-                        // y_n[group] (Og, P) = W_g (Og, Kc) · col (Kc, P)
-                        BLAS.sgemm(m: og, n: p, k: kc, a: wg, lda: kc, b: cols, ldb: ld,
-                                   c: ys + n0 * yImage + grp * og * p, ldc: p)
-                    } else {
-                        // staging (Og, b·P) = W_g · col (Kc, b·P), then scattered to (b, O, P).
-                        BLAS.sgemm(m: og, n: b * p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, c: stage, ldc: ld)
-                        for i in 0..<b {
-                            let dst = ys + (n0 + i) * yImage + grp * og * p
-                            for o in 0..<og { (dst + o * p).update(from: stage + o * ld + i * p, count: p) }
-                        }
-                    }
-                }
-            }
+            return y
         }
-        if let bias {
-            let bv = bias.value!
-            for i in 0..<n {
-                for o in 0..<outChannels {
-                    let row = ys + i * yImage + o * p, v = bv[o]
-                    for j in 0..<p { row[j] += v }
+        let (chunk, ld) = prepareWorkspace(batch: n)
+        let cols = col.data, stage = staging.data
+        for n0 in Swift.stride(from: 0, to: n, by: chunk) {
+            let b = Swift.min(chunk, n - n0)
+            for grp in 0..<groups {
+                for i in 0..<b {
+                    lowering.im2col(xs + (n0 + i) * xImage + grp * cg * g.inPixels, channels: cg,
+                                    into: cols + i * p, ld: ld)
+                }
+                let wg = w + grp * og * kc, bg = bv.map { $0 + grp * og }
+                if b == 1 {
+                    // y_n[group] (Og, P) = bias + W_g (Og, Kc) · col (Kc, P)
+                    let out = ys + n0 * yImage + grp * og * p
+                    Conv2d.fill(out, rows: og, columns: p, ld: p, bias: bg)
+                    BLAS.sgemm(m: og, n: p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, beta: 1, c: out, ldc: p)
+                } else {
+                    // staging (Og, b·P) = bias + W_g · col (Kc, b·P), then scattered to (b, O, P).
+                    Conv2d.fill(stage, rows: og, columns: b * p, ld: ld, bias: bg)
+                    BLAS.sgemm(m: og, n: b * p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, beta: 1, c: stage, ldc: ld)
+                    for i in 0..<b {
+                        let dst = ys + (n0 + i) * yImage + grp * og * p
+                        for o in 0..<og { (dst + o * p).update(from: stage + o * ld + i * p, count: p) }
+                    }
                 }
             }
         }
         return y
+    }
+
+    /// Row o of the (rows, columns) block at `c` (row stride ld) ← bias[o], or 0 without bias.
+    private static func fill(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ld: Int,
+                             bias: UnsafePointer<Float>?) {
+        for o in 0..<rows { (c + o * ld).update(repeating: bias?[o] ?? 0, count: columns) }
     }
 
     // MARK: - Backward
@@ -200,9 +205,11 @@ public final class Conv2d: Layer {
                     BLAS.sgemm(transB: true, m: og, n: cg, k: p, a: gyn, lda: p, b: xn, ldb: p,
                                beta: 1, c: gw + grp * og * cg, ldc: cg)
                     if propagate {
-                        // ∂x_n (Cg, P) = W_gᵀ (Cg, Og) · ∂y_n (Og, P)
+                        // ∂x_n (Cg, P) = W_gᵀ (Cg, Og) · ∂y_n (Og, P), onto zeros (see forward)
+                        let out = gxs + i * xImage + grp * cg * p
+                        out.update(repeating: 0, count: cg * p)
                         BLAS.sgemm(transA: true, m: cg, n: p, k: og, a: w + grp * og * cg, lda: cg,
-                                   b: gyn, ldb: p, c: gxs + i * xImage + grp * cg * p, ldc: p)
+                                   b: gyn, ldb: p, beta: 1, c: out, ldc: p)
                     }
                 }
             }
@@ -215,8 +222,8 @@ public final class Conv2d: Layer {
             let b = Swift.min(chunk, n - n0)
             for grp in 0..<groups {
                 for i in 0..<b {
-                    Im2col.im2col(xs + (n0 + i) * xImage + grp * cg * g.inPixels, channels: cg, g,
-                                  into: cols + i * p, ld: ld)
+                    lowering.im2col(xs + (n0 + i) * xImage + grp * cg * g.inPixels, channels: cg,
+                                    into: cols + i * p, ld: ld)
                 }
                 // ∂y of the chunk as an (Og, b·P) operand: in place for one image, else gathered.
                 let gyOp: UnsafePointer<Float>, gyLD: Int
@@ -234,13 +241,14 @@ public final class Conv2d: Layer {
                 BLAS.sgemm(transB: true, m: og, n: kc, k: b * p, a: gyOp, lda: gyLD, b: cols, ldb: ld,
                            beta: 1, c: gw + grp * og * kc, ldc: kc)
                 guard propagate else { continue }
-                // ∂col (Kc, b·P) = W_gᵀ (Kc, Og) · ∂y (Og, b·P), into the im2col workspace.
+                // ∂col (Kc, b·P) = W_gᵀ (Kc, Og) · ∂y (Og, b·P), into the zeroed im2col workspace.
+                cols.update(repeating: 0, count: kc * ld)
                 BLAS.sgemm(transA: true, m: kc, n: b * p, k: og, a: wg, lda: kc, b: gyOp, ldb: gyLD,
-                           c: cols, ldc: ld)
+                           beta: 1, c: cols, ldc: ld)
                 for i in 0..<b {
                     let gxn = gxs + (n0 + i) * xImage + grp * cg * g.inPixels
                     gxn.update(repeating: 0, count: cg * g.inPixels)
-                    Im2col.col2im(cols + i * p, ld: ld, channels: cg, g, addingInto: gxn)
+                    lowering.col2im(cols + i * p, ld: ld, channels: cg, addingInto: gxn)
                 }
             }
         }

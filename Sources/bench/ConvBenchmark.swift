@@ -32,11 +32,16 @@ enum ConvBenchmark {
         var batch = 128, threads = 1, reps = 5
         var torch = true, check = false
         var chunkColumns: Int?, maxWorkspace: Int?
+        var only: String?
+        /// Thread CPU time instead of wall time: robust when other processes share the cores
+        /// (with one BLAS thread all the work runs on the calling thread).
+        var cpuClock = false
     }
 
     static let help = """
         usage: trainer-bench conv [--batch N] [--threads N] [--reps N] [--no-torch] [--check]
-                                  [--chunk-columns N] [--max-workspace FLOATS]
+                                  [--chunk-columns N] [--max-workspace FLOATS] [--only TEXT]
+                                  [--clock wall|cpu]
           --batch N          images per step (default 128)
           --threads N        OpenBLAS threads (default 1; the floors assume 1)
           --reps N           timed steps per layer, the best counts (default 5)
@@ -44,6 +49,9 @@ enum ConvBenchmark {
           --check            exit 1 when a floor is missed
           --chunk-columns N  Conv2d.chunkColumns override (tuning)
           --max-workspace N  Conv2d.maxWorkspace override in floats (tuning)
+          --only TEXT        measure only the layers whose label contains TEXT (no floor check)
+          --clock cpu        time with the thread's CPU clock instead of wall time (both sides;
+                             for machines shared with other work; valid for 1 thread only)
         """
 
     static func run(arguments: [String]) -> Int32 {
@@ -63,6 +71,16 @@ enum ConvBenchmark {
             case "--reps": o.reps = value("--reps")
             case "--chunk-columns": o.chunkColumns = value("--chunk-columns")
             case "--max-workspace": o.maxWorkspace = value("--max-workspace")
+            case "--only":
+                i += 1
+                guard i < arguments.count else { fail("trainer-bench conv: --only needs a label fragment") }
+                o.only = arguments[i]
+            case "--clock":
+                i += 1
+                guard i < arguments.count, ["wall", "cpu"].contains(arguments[i]) else {
+                    fail("trainer-bench conv: --clock takes wall or cpu")
+                }
+                o.cpuClock = arguments[i] == "cpu"
             case "--no-torch": o.torch = false
             case "--check": o.check = true
             case "--help", "-h": print(help); return 0
@@ -71,17 +89,20 @@ enum ConvBenchmark {
             i += 1
         }
         BLAS.threads = o.threads
+        if o.cpuClock && o.threads != 1 { fail("trainer-bench conv: --clock cpu measures one thread; use it with --threads 1") }
+        clock = o.cpuClock ? .threadCPU : .wall
 
         let gemm = sgemmRate(size: 512)
         print(String(format: "cblas_sgemm M=N=K=512, %d thread(s): %.1f GFLOP/s", o.threads, gemm))
         print("conv2d forward+backward (input gradient included), batch \(o.batch), \(o.threads) thread(s), "
-              + "GFLOP/s = 6 x MACs / best of \(o.reps) steps")
+              + "GFLOP/s = 6 x MACs / best of \(o.reps) steps, \(o.cpuClock ? "thread CPU time" : "wall time")")
 
+        let layers = o.only.map { part in ConvBenchmark.layers.filter { $0.label.contains(part) } } ?? ConvBenchmark.layers
         var ours: [(seconds: Double, flops: Double)] = []
         for layer in layers {
             ours.append(measure(layer, o))
         }
-        let torch = o.torch ? torchRates(o) : nil
+        let torch = o.torch ? torchRates(layers, o) : nil
 
         let header = "layer".padding(toLength: 30, withPad: " ", startingAt: 0)
             + "  MMAC/img   ms/step   GFLOP/s  % sgemm   torch GFLOP/s  ours/torch"
@@ -115,6 +136,7 @@ enum ConvBenchmark {
         print(total)
         if allPct < 40 { floorsMissed.append(String(format: "all layers: %.1f%% < 40%%", allPct)) }
         if torch == nil && o.torch { print("PyTorch comparison skipped: python3 cannot import torch or Launch/bench/conv_torch.py not found") }
+        if o.only != nil { return 0 }
         print("floors (1 thread): all layers >= 40% of sgemm, every layer >= 25%, 1x1 >= 60%: "
               + (floorsMissed.isEmpty ? "met" : "MISSED — " + floorsMissed.joined(separator: "; ")))
         return o.check && !floorsMissed.isEmpty ? 1 : 0
@@ -163,11 +185,11 @@ enum ConvBenchmark {
     }
 
     /// PyTorch GFLOP/s by layer label, or nil when torch or the script is unavailable.
-    static func torchRates(_ o: Options) -> [String: Double]? {
+    static func torchRates(_ layers: [Layer], _ o: Options) -> [String: Double]? {
         guard let script = torchScript() else { return nil }
         guard (try? python(["-c", "import torch"]))?.status == 0 else { return nil }
         let spec: [String: Any] = [
-            "batch": o.batch, "threads": o.threads, "reps": o.reps,
+            "batch": o.batch, "threads": o.threads, "reps": o.reps, "clock": o.cpuClock ? "cpu" : "wall",
             "layers": layers.map { l -> [String: Any] in
                 ["label": l.label, "cin": l.cin, "cout": l.cout, "h": l.size, "w": l.size, "k": l.kernel,
                  "stride": l.stride, "pad": l.padding, "groups": 1, "bias": l.bias]
@@ -223,10 +245,16 @@ enum ConvBenchmark {
 
     // MARK: - Helpers
 
+    enum Clock { case wall, threadCPU }
+    nonisolated(unsafe) static var clock = Clock.wall
+
     static func seconds(_ body: () -> Void) -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let id = clock == .wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID
+        var a = timespec(), b = timespec()
+        clock_gettime(id, &a)
         body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        clock_gettime(id, &b)
+        return Double(b.tv_sec - a.tv_sec) + Double(b.tv_nsec - a.tv_nsec) / 1e9
     }
 
     static func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
