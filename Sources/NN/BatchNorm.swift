@@ -92,7 +92,9 @@ public final class BatchNorm: Layer {
         let xp = x.data
         if let reducer {
             // Shifted sums Σ(x−K), Σ(x−K)² with K = running mean, identical on every rank under
-            // sync BN: it keeps E[(x−K)²] − E[x−K]² from cancelling once K tracks the mean.
+            // sync BN (all ranks update it from the same global statistics): it keeps
+            // E[(x−K)²] − E[x−K]² from cancelling once K tracks the mean. The count travels as a
+            // float, exact up to 2²⁴ values per channel across all ranks.
             for c in 0..<channels {
                 let k = runningMean.value[c]
                 var s1 = 0.0, s2 = 0.0

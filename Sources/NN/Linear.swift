@@ -9,7 +9,8 @@ public final class Linear: Layer {
     public let outFeatures: Int
     public let weight: Parameter      // (out, in)
     public let bias: Parameter?       // (out)
-    /// False for a model's first layer: skips computing ∂L/∂x nobody reads.
+    /// False for a model's first layer: skips computing ∂L/∂x nobody reads (backward then
+    /// returns a tensor of the right shape with unspecified contents).
     public var propagatesInputGradient = true
     public var macsPerSample: Int { inFeatures * outFeatures }
     private let y = Tensor(shape: [0])    // (N, out)
