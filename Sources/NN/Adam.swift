@@ -12,15 +12,15 @@ import Foundation
 ///
 /// State slots `exp_avg`, `exp_avg_sq` (+ `max_exp_avg_sq`); the step count is `stepCount`.
 public final class Adam: Optimizer {
-    public let beta1: Float
-    public let beta2: Float
-    public let eps: Float
-    public let weightDecay: Float
+    public let beta1: Double
+    public let beta2: Double
+    public let eps: Double
+    public let weightDecay: Double
     public let amsgrad: Bool
     public var stepCount = 0
     private let state: OptimizerState
 
-    public init(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0, amsgrad: Bool = false) {
+    public init(beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0, amsgrad: Bool = false) {
         AdamKernel.check(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, kind: "Adam")
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay; self.amsgrad = amsgrad
         state = OptimizerState(names: AdamKernel.slots(amsgrad: amsgrad))
@@ -44,7 +44,7 @@ public final class Adam: Optimizer {
 
 /// The update shared by Adam and AdamW; only where the weight decay goes differs.
 struct AdamKernel {
-    let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    let beta1: Double, beta2: Double, eps: Double, weightDecay: Double
     /// AdamW: p ← p · (1 − lr · wd) before the update instead of adding wd · p to the gradient.
     let decoupled: Bool
     let amsgrad: Bool
@@ -53,7 +53,7 @@ struct AdamKernel {
         amsgrad ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"]
     }
 
-    static func check(beta1: Float, beta2: Float, eps: Float, weightDecay: Float, kind: String) {
+    static func check(beta1: Double, beta2: Double, eps: Double, weightDecay: Double, kind: String) {
         precondition(beta1 >= 0 && beta1 < 1, "\(kind): beta1 must lie in [0, 1), got \(beta1)")
         precondition(beta2 >= 0 && beta2 < 1, "\(kind): beta2 must lie in [0, 1), got \(beta2)")
         precondition(eps >= 0, "\(kind): eps must be >= 0, got \(eps)")
@@ -69,12 +69,13 @@ struct AdamKernel {
         let vmax: UnsafeMutablePointer<Float>? = amsgrad ? state.pointer(2) : nil  // (P) max_exp_avg_sq
         // Scalars in double, as PyTorch computes them in Python before casting to float.
         let lrD = Double(lr), t = Double(step)
-        let stepSize = lrD / (1 - pow(Double(beta1), t))
-        let bc2Sqrt = Float((1 - pow(Double(beta2), t)).squareRoot())
+        let stepSize = lrD / (1 - pow(beta1, t))
+        let bc2Sqrt = Float((1 - pow(beta2, t)).squareRoot())
         let negStep = Float(-stepSize)
-        let decay = Float(1 - lrD * Double(weightDecay))
-        let w1 = Float(1 - Double(beta1)), w2 = Float(1 - Double(beta2)), b2 = beta2
-        let wd = weightDecay, e = eps
+        let decay = Float(1 - lrD * weightDecay)
+        // torch passes these as Python floats; the kernels cast each to float32.
+        let w1 = Float(1 - beta1), w2 = Float(1 - beta2), b2 = Float(beta2)
+        let wd = Float(weightDecay), e = Float(eps)
         let decayParam = decoupled && wd != 0, l2 = !decoupled && wd != 0
         for i in 0..<n {
             if decayParam { p[i] *= decay }

@@ -5,15 +5,15 @@
 ///
 /// PyTorch's default weight decay for AdamW is 0.01. State slots as Adam's.
 public final class AdamW: Optimizer {
-    public let beta1: Float
-    public let beta2: Float
-    public let eps: Float
-    public let weightDecay: Float
+    public let beta1: Double
+    public let beta2: Double
+    public let eps: Double
+    public let weightDecay: Double
     public let amsgrad: Bool
     public var stepCount = 0
     private let state: OptimizerState
 
-    public init(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0.01, amsgrad: Bool = false) {
+    public init(beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0.01, amsgrad: Bool = false) {
         AdamKernel.check(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, kind: "AdamW")
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay; self.amsgrad = amsgrad
         state = OptimizerState(names: AdamKernel.slots(amsgrad: amsgrad))

@@ -8,14 +8,14 @@
 ///
 /// State slot `momentum_buffer` (only when momentum ≠ 0).
 public final class SGD: Optimizer {
-    public let momentum: Float
-    public let dampening: Float
+    public let momentum: Double
+    public let dampening: Double
     public let nesterov: Bool
-    public let weightDecay: Float
+    public let weightDecay: Double
     public var stepCount = 0
     private let state: OptimizerState
 
-    public init(momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0, dampening: Float = 0) {
+    public init(momentum: Double = 0, nesterov: Bool = false, weightDecay: Double = 0, dampening: Double = 0) {
         precondition(momentum >= 0, "SGD: momentum must be >= 0, got \(momentum)")
         precondition(weightDecay >= 0, "SGD: weight decay must be >= 0, got \(weightDecay)")
         precondition(!nesterov || (momentum > 0 && dampening == 0),
@@ -40,9 +40,9 @@ public final class SGD: Optimizer {
         let n = store.parameterCount
         guard n > 0 else { stepCount += 1; return }
         let p = store.values.baseAddress!, grad = store.grads.baseAddress!  // (P) flat
-        let wd = weightDecay, m = momentum, negLR = -lr
-        // PyTorch computes 1 − dampening in double and casts the alpha to float.
-        let keep = Float(1 - Double(dampening))
+        // Hyperparameters are Python floats in PyTorch; its kernels cast each scalar to float32.
+        let wd = Float(weightDecay), m = Float(momentum), negLR = -lr
+        let keep = Float(1 - dampening)
         if m == 0 {
             for i in 0..<n {
                 let g = wd != 0 ? grad[i].addingProduct(wd, p[i]) : grad[i]

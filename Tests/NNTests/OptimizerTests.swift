@@ -81,7 +81,7 @@ final class OptimizerTests: XCTestCase {
         let make: () -> Optimizer
     }
 
-    static let cases: [Case] = [
+    static var cases: [Case] { [
         Case(label: "sgd", torchClass: "SGD", kwargs: ["momentum": 0.9, "weight_decay": 5e-4]) {
             SGD(momentum: 0.9, weightDecay: 5e-4) },
         Case(label: "sgd nesterov", torchClass: "SGD", kwargs: ["momentum": 0.9, "nesterov": true, "weight_decay": 5e-4]) {
@@ -96,7 +96,7 @@ final class OptimizerTests: XCTestCase {
         Case(label: "adamw", torchClass: "AdamW", kwargs: ["weight_decay": 0.05]) { AdamW(weightDecay: 0.05) },
         Case(label: "adamw default amsgrad", torchClass: "AdamW", kwargs: ["amsgrad": true, "betas": [0.8, 0.99]]) {
             AdamW(beta1: 0.8, beta2: 0.99, amsgrad: true) },
-    ]
+    ] }
 
     /// A finalized store with `shapes`, values from `TestValues`.
     static func makeStore(seed: UInt64) -> ParameterStore {

@@ -1,1 +1,0 @@
-// Config target: see DESIGN.md.
