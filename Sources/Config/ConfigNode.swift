@@ -60,8 +60,12 @@ extension ConfigNode {
         do {
             node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            let e = yamlError(error, text: text, origin: { _ in origin })
-            throw ConfigError(origin, key: path, "cannot parse value '\(text)': \(e.problem)")
+            var problem = "\(error)"
+            switch error {
+            case .scanner(_, let p, _, _), .parser(_, let p, _, _), .composer(_, let p, _, _): problem = p
+            default: break
+            }
+            throw ConfigError(origin, key: path, "cannot parse value '\(text)' as YAML: \(problem)")
         }
         guard let node else { return ConfigNode(kind: .scalar("", plain: true), origin: origin) }
         return try convert(node) { _ in origin }

@@ -197,6 +197,9 @@ enum Scalar {
     static func render(_ v: [Int]) -> Rendered { .inline("[" + v.map(String.init).joined(separator: ", ") + "]") }
     static func render(_ v: [Double]) -> Rendered { .inline("[" + v.map(format).joined(separator: ", ") + "]") }
 
+    /// "[0.9, 0.999]"
+    static func format(_ v: [Double]) -> String { "[" + v.map(format).joined(separator: ", ") + "]" }
+
     /// Shortest text that reads back to the same double ("0.1", "0.0005", "1e-08", "164.0").
     static func format(_ v: Double) -> String { "\(v)" }
 

@@ -26,7 +26,7 @@ public struct DataConfig: Equatable, Sendable {
         let mean = try r.read("mean", default: nil, note: "from the dataset", Scalar.doubleList, render: Scalar.render,
                               check: { $0.isEmpty ? "must not be empty" : nil })
         let std = try r.read("std", default: nil, note: "from the dataset", Scalar.doubleList, render: Scalar.render,
-                             check: { $0.isEmpty || $0.contains { $0 <= 0 } ? "every entry must be > 0, got \($0.map(Scalar.format))" : nil })
+                             check: { $0.isEmpty || $0.contains { $0 <= 0 } ? "every entry must be > 0, got \(Scalar.format($0))" : nil })
         if let mean, let std, mean.count != std.count {
             throw r.error("std", "has \(std.count) entries but data.mean has \(mean.count)")
         }
@@ -75,7 +75,7 @@ public struct TrainConfig: Equatable, Sendable {
             $0 < 0 || $0 >= 1 ? "must lie in [0, 1), got \(Scalar.format($0))" : nil
         }
         let syncBN = try r.bool("sync_bn", default: false)
-        let blas = try r.read("blas_threads", default: Int??.some(nil), note: "auto: cores ÷ ranks per node", { n -> Int? in
+        let blas = try r.read("blas_threads", default: Int??.some(nil), note: "cores ÷ ranks per node", { n -> Int? in
             if case .scalar("auto", _) = n.kind { return nil }
             do { return try Scalar.int(n) } catch { throw Problem("expected an integer or 'auto', got \(n.display)") }
         }, render: { $0.map(Scalar.render) ?? .inline("auto") }, check: { v in v.flatMap { $0 < 1 ? "must be >= 1, got \($0)" : nil } })
@@ -134,8 +134,8 @@ public struct OptimizerConfig: Equatable, Sendable {
         case .adam, .adamw:
             try r.forbid(sgdKeys, because: "by optimizer '\(name.rawValue)'")
             let betas = try r.value("betas", default: [0.9, 0.999], Scalar.doubleList, render: Scalar.render, check: { b in
-                b.count != 2 ? "expected [beta1, beta2], got \(b.count) numbers"
-                    : b.contains { $0 < 0 || $0 >= 1 } ? "each beta must lie in [0, 1), got \(b.map(Scalar.format))" : nil })
+                b.count != 2 ? "expected [beta1, beta2], got \(Scalar.format(b))"
+                    : b.contains { $0 < 0 || $0 >= 1 } ? "each beta must lie in [0, 1), got \(Scalar.format(b))" : nil })
             c.beta1 = betas[0]; c.beta2 = betas[1]
             c.eps = try r.double("eps", default: 1e-8) { $0 <= 0 ? "must be > 0, got \(Scalar.format($0))" : nil }
             c.amsgrad = try r.bool("amsgrad", default: false)
@@ -195,7 +195,7 @@ public struct ScheduleConfig: Equatable, Sendable {
             c.milestones = try r.value("milestones", default: nil, { try Scalar.list($0, of: "epochs", epochValue) },
                                        render: Scalar.render, check: { m in
                 m.isEmpty ? "must not be empty"
-                    : zip(m, m.dropFirst()).contains { $0 > $1 } ? "must be increasing, got \(m.map(Scalar.format))"
+                    : zip(m, m.dropFirst()).contains { $0 > $1 } ? "must be increasing, got \(Scalar.format(m))"
                     : m.lazy.compactMap(inRun).first })
             c.gamma = try gamma()
         case .cosine:

@@ -55,23 +55,25 @@ struct TestValues {
 final class OptimizerTests: XCTestCase {
     static let shapes: [[Int]] = [[4, 3, 3, 3], [4], [10, 7], [1]]
 
-    /// PyTorch's side: apply `steps` updates with per-step lrs and grads, return params and state.
+    /// PyTorch's side: for each case apply the updates with per-step lrs and grads; return
+    /// the parameters and the state_dict slots.
     static let script = """
     import json, sys, torch
-    a = json.load(sys.stdin)
-    ps = [torch.tensor(v, dtype=torch.float32).reshape(s).requires_grad_() for s, v in zip(a['shapes'], a['params'])]
-    opt = getattr(torch.optim, a['cls'])(ps, lr=a['lrs'][0], **a['kwargs'])
-    for lr, gs in zip(a['lrs'], a['grads']):
-        for g in opt.param_groups: g['lr'] = lr
-        for p, g in zip(ps, gs): p.grad = torch.tensor(g, dtype=torch.float32).reshape(p.shape)
-        opt.step()
-    sd = opt.state_dict()['state']
-    state = {}
-    for i in range(len(ps)):
-        for k, v in sd.get(i, {}).items():
-            if k != 'step' and v is not None: state.setdefault(k, []).append(v.reshape(-1).tolist())
-    steps = [float(sd[i]['step']) for i in sd if 'step' in sd[i]]
-    print(json.dumps({'params': [p.detach().reshape(-1).tolist() for p in ps], 'state': state, 'steps': steps}))
+    out = []
+    for a in json.load(sys.stdin):
+        ps = [torch.tensor(v, dtype=torch.float32).reshape(s).requires_grad_() for s, v in zip(a['shapes'], a['params'])]
+        opt = getattr(torch.optim, a['cls'])(ps, lr=a['lrs'][0], **a['kwargs'])
+        for lr, gs in zip(a['lrs'], a['grads']):
+            for g in opt.param_groups: g['lr'] = lr
+            for p, g in zip(ps, gs): p.grad = torch.tensor(g, dtype=torch.float32).reshape(p.shape)
+            opt.step()
+        sd = opt.state_dict()['state']
+        state = {}
+        for i in range(len(ps)):
+            for k, v in sd.get(i, {}).items():
+                if k != 'step' and v is not None: state.setdefault(k, []).append(v.reshape(-1).tolist())
+        out.append({'params': [p.detach().reshape(-1).tolist() for p in ps], 'state': state})
+    print(json.dumps(out))
     """
 
     struct Case {
@@ -126,30 +128,32 @@ final class OptimizerTests: XCTestCase {
         try TorchRunner.skipUnlessAvailable()
         let grads = Self.makeGrads(steps: Self.lrs.count, seed: 11)
         let initial = Self.makeStore(seed: 7)
-        for c in Self.cases {
+        let cases = Self.cases
+        let input: [[String: Any]] = cases.map { c in [
+            "shapes": Self.shapes, "cls": c.torchClass, "kwargs": c.kwargs, "lrs": Self.lrs,
+            "params": initial.parameters.map { $0.values.map(Double.init) },
+            "grads": grads.map { $0.map { $0.map(Double.init) } },
+        ] }
+        let results = try XCTUnwrap(TorchRunner.run(Self.script, input: input) as? [[String: Any]])
+        XCTAssertEqual(results.count, cases.count)
+        for (c, out) in zip(cases, results) {
             let store = Self.makeStore(seed: 7)
             let opt = c.make()
             for (s, lr) in Self.lrs.enumerated() {
                 for (p, g) in zip(store.parameters, grads[s]) { for i in 0..<p.count { p.grad[i] = g[i] } }
                 opt.step(store: store, lr: Float(lr))
             }
-            let input: [String: Any] = [
-                "shapes": Self.shapes, "cls": c.torchClass, "kwargs": c.kwargs, "lrs": Self.lrs,
-                "params": initial.parameters.map { $0.values.map(Double.init) },
-                "grads": grads.map { $0.map { $0.map(Double.init) } },
-            ]
-            let out = try XCTUnwrap(TorchRunner.run(Self.script, input: input) as? [String: Any])
             let params = try XCTUnwrap(out["params"] as? [[Double]])
             let state = try XCTUnwrap(out["state"] as? [String: [[Double]]])
             XCTAssertEqual(Set(opt.stateNames), Set(state.keys), "\(c.label): state slots differ from PyTorch's state_dict")
             XCTAssertEqual(opt.stepCount, Self.lrs.count, c.label)
             for (k, p) in store.parameters.enumerated() {
                 let err = relativeError(Array(p.values), params[k])
-                XCTAssertLessThanOrEqual(err, 1e-5, "\(c.label): parameter \(p.name) rel err \(err)")
+                XCTAssertLessThanOrEqual(err, 1e-6, "\(c.label): parameter \(p.name) rel err \(err)")
                 for (slot, values) in opt.state(for: p) {
                     guard let expected = state[slot]?[k] else { continue }
                     let e = relativeError(Array(values), expected)
-                    XCTAssertLessThanOrEqual(e, 1e-5, "\(c.label): state \(p.name).\(slot) rel err \(e)")
+                    XCTAssertLessThanOrEqual(e, 1e-6, "\(c.label): state \(p.name).\(slot) rel err \(e)")
                 }
             }
         }
