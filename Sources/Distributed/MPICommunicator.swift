@@ -32,7 +32,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     private let gradientComm: MPI_Comm
     private var isShutDown = false
 
-    /// The process's communicator; the first access initialises MPI.
+    /// The process's communicator; the first access initialises MPI and must come from the
+    /// main thread (MPI_THREAD_FUNNELED: the thread that initialised MPI is the one that calls it).
     public static let shared = MPICommunicator()
 
     /// Seconds a blocking collective may take before the job is aborted (≤ 0: never).
