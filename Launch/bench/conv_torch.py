@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch's conv2d forward+backward speed for the layers of `trainer-bench conv`.
 
-Usage: conv_torch.py '<json>'   where <json> is {"batch": 128, "threads": 1, "reps": 5, "clock": "wall",
+Usage: conv_torch.py '<json>'   where <json> is {"batch": 128, "threads": 1, "reps": 10, "clock": "wall",
        "layers": [{"label": ..., "cin": 16, "cout": 16, "h": 32, "w": 32, "k": 3,
                    "stride": 1, "pad": 1, "groups": 1, "bias": true}, ...]}
 Prints one JSON object {"torch": version, "layers": [{"label", "seconds", "gflops"}, ...]}.
@@ -18,7 +18,7 @@ import torch.nn as nn
 def main():
     spec = json.loads(sys.argv[1])
     torch.set_num_threads(int(spec.get("threads", 1)))
-    batch, reps = int(spec.get("batch", 128)), int(spec.get("reps", 5))
+    batch, reps = int(spec.get("batch", 128)), int(spec.get("reps", 10))
     clock = time.thread_time if spec.get("clock") == "cpu" else time.perf_counter
     torch.manual_seed(0)
     out = []

@@ -20,7 +20,7 @@ public final class Conv2d: Layer {
     public let weight: Parameter          // (O, C/groups, k, k)
     public let bias: Parameter?           // (O)
     /// When false, backward skips ∂input (the first layer of a model: no col2im, a third
-    /// fewer FLOPs) and returns a tensor of the input's shape with unspecified contents.
+    /// fewer FLOPs, no input-sized gradient buffer) and returns an empty tensor (shape [0]).
     public var propagatesInputGradient = true
     /// Target GEMM column count of one image chunk (bounds the workspace together with
     /// `maxWorkspace`); tunable for benchmarks.
@@ -36,8 +36,10 @@ public final class Conv2d: Layer {
     private let lowering: Im2col
     private let y = Tensor(shape: [0])        // (N, O, OH, OW)
     private let gx = Tensor(shape: [0])       // (N, C, H, W)
+    private let noInputGradient = Tensor(shape: [0])
     private let col = Tensor(shape: [0])      // (Cg·k·k, ld): im2col of a chunk, then ∂col
-    private let staging = Tensor(shape: [0])  // (Og, ld): GEMM output / gathered ∂y of a chunk
+    private let staging = Tensor(shape: [0])  // (max(Og, Cg), ld): GEMM output / gathered ∂y of a chunk
+    private let flipped = Tensor(shape: [0])  // (groups, Cg, Og·k·k): W_g transposed, taps reversed
     private var input: Tensor?                // (N, C, H, W), kept from forward for backward
 
     public init(name: String, inputShape: [Int], outChannels: Int, kernel: Int, stride: Int = 1,
@@ -85,6 +87,16 @@ public final class Conv2d: Layer {
 
     private var isDirect: Bool { geometry.isPointwise && geometry.outPixels >= directMinPixels }
 
+    /// ∂input of a "same" stride-1 convolution is itself such a convolution of ∂y with the
+    /// flipped, transposed kernel: im2col(∂y) (Og·k², P) and a GEMM into (Cg, P) replace the
+    /// (Cg·k², P) ∂col GEMM, its zeroing and the scatter-add of col2im. Chosen when ∂y has no
+    /// more channels than the input (so its im2col is no larger); `transposedGradient` off
+    /// forces col2im (tests).
+    public var transposedGradient = true
+    private var usesTransposedGradient: Bool {
+        transposedGradient && geometry.isSameStride1 && !geometry.isPointwise && og <= cg
+    }
+
     /// Images per chunk for a batch of `n`: about `chunkColumns` GEMM columns, the workspace
     /// within `maxWorkspace` floats, at least one image.
     private func chunkImages(batch n: Int) -> Int {
@@ -105,7 +117,7 @@ public final class Conv2d: Layer {
         let b = chunkImages(batch: n)
         let ld = Conv2d.leadingDimension(b * geometry.outPixels)
         col.resize([kc, ld])
-        if b > 1 { staging.resize([og, ld]) }
+        if b > 1 { staging.resize([Swift.max(og, cg), ld]) }
         return (b, ld)
     }
 
@@ -185,7 +197,7 @@ public final class Conv2d: Layer {
         let w = UnsafePointer(weight.value!), gw = weight.grad!
         let xs = UnsafePointer(x.data), gys = UnsafePointer(gy.data)
         let propagate = propagatesInputGradient
-        gx.resize(x.shape)
+        if propagate { gx.resize(x.shape) }
         let gxs = gx.data
 
         if let bias {
@@ -213,11 +225,13 @@ public final class Conv2d: Layer {
                     }
                 }
             }
-            return gx
+            return propagate ? gx : noInputGradient
         }
 
         let (chunk, ld) = prepareWorkspace(batch: n)
         let cols = col.data, stage = staging.data
+        let transposed = propagate && usesTransposedGradient
+        if transposed { flipWeights() }
         for n0 in Swift.stride(from: 0, to: n, by: chunk) {
             let b = Swift.min(chunk, n - n0)
             for grp in 0..<groups {
@@ -241,6 +255,27 @@ public final class Conv2d: Layer {
                 BLAS.sgemm(transB: true, m: og, n: kc, k: b * p, a: gyOp, lda: gyLD, b: cols, ldb: ld,
                            beta: 1, c: gw + grp * og * kc, ldc: kc)
                 guard propagate else { continue }
+                if transposed {
+                    // ∂x (Cg, b·P) = flip(W_g)ᵀ (Cg, Og·k²) · im2col(∂y) (Og·k², b·P); same geometry
+                    // as the forward since the map keeps its size.
+                    for i in 0..<b {
+                        lowering.im2col(gys + (n0 + i) * yImage + grp * og * p, channels: og,
+                                        into: cols + i * p, ld: ld)
+                    }
+                    let wt = UnsafePointer(flipped.data) + grp * cg * og * g.taps
+                    let out = b == 1 ? gxs + n0 * xImage + grp * cg * p : stage
+                    let outLD = b == 1 ? p : ld
+                    Conv2d.fill(out, rows: cg, columns: b * p, ld: outLD, bias: nil)
+                    BLAS.sgemm(m: cg, n: b * p, k: og * g.taps, a: wt, lda: og * g.taps, b: cols, ldb: ld,
+                               beta: 1, c: out, ldc: outLD)
+                    if b > 1 {
+                        for i in 0..<b {
+                            let dst = gxs + (n0 + i) * xImage + grp * cg * p
+                            for c in 0..<cg { (dst + c * p).update(from: stage + c * ld + i * p, count: p) }
+                        }
+                    }
+                    continue
+                }
                 // ∂col (Kc, b·P) = W_gᵀ (Kc, Og) · ∂y (Og, b·P), into the zeroed im2col workspace.
                 cols.update(repeating: 0, count: kc * ld)
                 BLAS.sgemm(transA: true, m: kc, n: b * p, k: og, a: wg, lda: kc, b: gyOp, ldb: gyLD,
@@ -252,7 +287,23 @@ public final class Conv2d: Layer {
                 }
             }
         }
-        return gx
+        return propagate ? gx : noInputGradient
+    }
+
+    /// flipped[g, c, o·k² + t] = W[g·Og + o, c, k² − 1 − t]: the kernel that maps ∂y back to ∂x.
+    private func flipWeights() {
+        let cg = self.cg, og = self.og, taps = geometry.taps
+        flipped.resize([groups, cg, og * taps])
+        let w = UnsafePointer(weight.value!), f = flipped.data
+        for grp in 0..<groups {
+            for o in 0..<og {
+                for c in 0..<cg {
+                    let src = w + ((grp * og + o) * cg + c) * taps
+                    let dst = f + (grp * cg + c) * og * taps + o * taps
+                    for t in 0..<taps { dst[t] = src[taps - 1 - t] }
+                }
+            }
+        }
     }
 
     /// Σ of `count` floats with eight independent SIMD lanes (a scalar loop is latency bound).

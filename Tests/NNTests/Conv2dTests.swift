@@ -8,7 +8,7 @@ import TensorCore
 final class Conv2dTests: XCTestCase {
     struct Case {
         var n = 2, c = 4, h = 7, w = 6, out = 6, k = 3, stride = 1, pad = 1, groups = 1, bias = true
-        var chunkColumns = 2048, directMinPixels = 64
+        var chunkColumns = 2048, directMinPixels = 64, transposedGradient = true
     }
 
     /// Every execution path: chunks of several images, one image per chunk, groups, depthwise,
@@ -17,6 +17,12 @@ final class Conv2dTests: XCTestCase {
         var cases: [(String, Case)] = [
             ("k3 s1 p1 chunked", Case()),
             ("k3 s1 p1 one image per chunk", Case(chunkColumns: 1)),
+            ("k3 s1 p1 gx by transposed conv", Case(c: 6, out: 4)),
+            ("k3 s1 p1 gx by transposed conv, one image per chunk", Case(c: 6, out: 4, chunkColumns: 1)),
+            ("k3 s1 p1 gx by col2im", Case(c: 6, out: 4, transposedGradient: false)),
+            ("k5 s1 p2 gx by transposed conv", Case(c: 5, h: 8, w: 9, out: 5, k: 5, pad: 2)),
+            ("groups 2 gx by transposed conv", Case(c: 6, h: 6, w: 5, out: 4, groups: 2)),
+            ("depthwise s1", Case(c: 4, h: 6, w: 6, out: 4, groups: 4)),
             ("k3 s2 p1 uneven last chunk", Case(n: 5, c: 3, h: 9, w: 9, out: 5, stride: 2, chunkColumns: 50)),
             ("k5 s1 p2", Case(c: 3, h: 8, w: 8, out: 4, k: 5, pad: 2)),
             ("k7 s2 p3 no bias", Case(n: 1, c: 3, h: 15, w: 13, out: 4, k: 7, stride: 2, pad: 3, bias: false)),
@@ -43,6 +49,7 @@ final class Conv2dTests: XCTestCase {
         store.finalize(seed: 7)
         conv.chunkColumns = t.chunkColumns
         conv.directMinPixels = t.directMinPixels
+        conv.transposedGradient = t.transposedGradient
         let x = Self.random([t.n, t.c, t.h, t.w], seed: 1)
         let ctx = ForwardContext()
         let y = conv.forward(x, ctx)
@@ -64,17 +71,22 @@ final class Conv2dTests: XCTestCase {
 
     /// The first layer of a model skips ∂input; parameter gradients must be unchanged by that.
     func testSkippingInputGradientKeepsParameterGradients() {
-        var grads: [[Float]] = []
-        for propagate in [true, false] {
-            let store = ParameterStore()
-            let conv = try! Conv2d(name: "c", inputShape: [3, 8, 8], outChannels: 4, kernel: 3, padding: 1, store: store)
-            store.finalize(seed: 3)
-            conv.propagatesInputGradient = propagate
-            let y = conv.forward(Self.random([2, 3, 8, 8], seed: 4), ForwardContext())
-            _ = conv.backward(Self.random(y.shape, seed: 5), ForwardContext())
-            grads.append(Array(store.grads))
+        for (kernel, padding) in [(3, 1), (1, 0)] {  // the im2col path and the direct pointwise path
+            var grads: [[Float]] = []
+            for propagate in [true, false] {
+                let store = ParameterStore()
+                let conv = try! Conv2d(name: "c", inputShape: [3, 8, 8], outChannels: 4, kernel: kernel,
+                                       padding: padding, store: store)
+                store.finalize(seed: 3)
+                conv.propagatesInputGradient = propagate
+                conv.directMinPixels = 1
+                let y = conv.forward(Self.random([2, 3, 8, 8], seed: 4), ForwardContext())
+                let gx = conv.backward(Self.random(y.shape, seed: 5), ForwardContext())
+                XCTAssertEqual(gx.shape, propagate ? [2, 3, 8, 8] : [0])
+                grads.append(Array(store.grads))
+            }
+            XCTAssertEqual(grads[0], grads[1], "kernel \(kernel)")
         }
-        XCTAssertEqual(grads[0], grads[1])
     }
 
     func testBuildTimeShapeErrorsNameTheLayerAndShapes() {
