@@ -42,8 +42,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(cifar.model.architecture, .zoo("cifar_cnn"))
         XCTAssertEqual(cifar.data.path, "data/cifar10.h5")
         XCTAssertEqual(cifar.data.augment, .init(cropPadding: 4, flip: true))
-        XCTAssertEqual(cifar.optimizer.name, .sgd)
-        XCTAssertTrue(cifar.optimizer.nesterov)
+        XCTAssertEqual(cifar.optimizer.name, .adamw)
+        XCTAssertEqual(cifar.schedule.warmupEpochs, 1)
         XCTAssertEqual(cifar.schedule.name, .cosine)
         XCTAssertEqual(cifar.checkpoint.dir, "runs/cifar")
 
