@@ -178,14 +178,17 @@ final class HDF5FileTests: XCTestCase {
     }
 }
 
-/// Runs a python3 script; false when python3 or the script fails.
+/// Runs a python3 script; false (with its stderr printed) when python3 or the script fails.
 func runPython(_ script: String) -> Bool {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["python3", "-c", script]
     p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
+    let err = Pipe()
+    p.standardError = err
     do { try p.run() } catch { return false }
+    let message = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
+    if p.terminationStatus != 0 { FileHandle.standardError.write(message) }
     return p.terminationStatus == 0
 }
