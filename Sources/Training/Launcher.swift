@@ -1,0 +1,53 @@
+import Distributed
+import Foundation
+
+/// Top-level plumbing of a training process: MPI start-up, stop signals, and the rule that any
+/// failure on any rank ends the whole job with one line and a non-zero status.
+public enum Launcher {
+    /// Runs a training job on this rank and returns the process exit status:
+    /// 0 finished; 1 bad input or failure (one line on stderr); 3 non-finite loss or gradient;
+    /// 128+signal after a requested stop (SIGTERM 143, SIGINT 130) with a checkpoint written.
+    public static func runTraining(configPath: String, overrides: [String]) -> Int32 {
+        StopSignal.install()
+        let comm = MPICommunicator.shared
+        do {
+            let trainer = try Trainer(configPath: configPath, overrides: overrides, communicator: comm)
+            let finished = try trainer.run(stopRequested: { StopSignal.received != 0 })
+            comm.shutdown()
+            return finished ? 0 : 128 + StopSignal.received
+        } catch let stop as CollectiveStop {
+            if comm.rank == stop.reporter { printError("trainer: \(stop.description)") }
+            comm.shutdown()
+            return stop.code
+        } catch {
+            comm.abort(code: 1, message: "\(error)")
+        }
+    }
+
+    /// Runs a single-process command body: an error becomes one line on stderr and exit 1.
+    public static func guarded<T>(_ body: () throws -> T) rethrows -> T {
+        do { return try body() } catch {
+            printError("trainer: \(error)")
+            exit(1)
+        }
+    }
+
+    /// One line on stderr (unbuffered, so it survives an abort that follows).
+    public static func printError(_ line: String) {
+        fflush(nil)
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// SIGTERM / SIGINT (Slurm preemption, Ctrl-C): recorded, then acted on at the next step
+/// boundary by every rank together (finish the step, write a checkpoint, exit 128+signal).
+public enum StopSignal {
+    nonisolated(unsafe) private static var value: Int32 = 0
+
+    public static var received: Int32 { value }
+
+    public static func install() {
+        signal(SIGTERM) { StopSignal.value = $0 }
+        signal(SIGINT) { StopSignal.value = $0 }
+    }
+}

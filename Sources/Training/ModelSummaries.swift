@@ -1,0 +1,34 @@
+import Config
+import IO
+import Models
+
+/// Model summaries for `trainer summary`, from a preset name or from a run config.
+public enum ModelSummaries {
+    /// A preset at its default input (CIFAR presets 10 classes, ImageNet presets 1000).
+    public static func preset(_ name: String, input: [Int]?, numClasses: Int?) throws -> ModelSummary {
+        let shape = try input ?? ModelZoo.defaultInputShape(name: name)
+        let defaultClasses = try ModelZoo.defaultInputShape(name: name)[1] >= 224 ? 1000 : 10
+        let model = try ModelZoo.build(name: name, numClasses: numClasses ?? defaultClasses, inChannels: shape[0],
+                                       inputShape: shape, seed: 0)
+        return model.summary
+    }
+
+    /// The config's model, at `input`, else the config's `model.input`, else the dataset's image
+    /// shape when the dataset exists, else the preset's default.
+    public static func config(_ path: String, input: [Int]?, numClasses: Int?) throws -> ModelSummary {
+        let config = try RunConfig.load(path: path)
+        var shape = input ?? config.model.input
+        var classes = numClasses ?? config.model.numClasses
+        if shape == nil || classes == nil, let set = try? ImageDataset(path: config.data.path, split: "train",
+                                                                        residency: .file) {
+            shape = shape ?? [set.channels, set.height, set.width]
+            classes = classes ?? set.numClasses
+        }
+        if shape == nil, case .zoo(let name) = config.model.architecture {
+            shape = try ModelZoo.defaultInputShape(name: name, inChannels: config.model.inChannels ?? 3)
+        }
+        let model = try ModelFactory.build(config.model, imageShape: shape ?? [3, 32, 32], numClasses: classes ?? 10,
+                                           seed: config.train.seed)
+        return model.summary
+    }
+}

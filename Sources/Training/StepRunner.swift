@@ -1,0 +1,104 @@
+import Distributed
+import Models
+import NN
+import TensorCore
+
+/// One data-parallel optimizer step: forward and backward over the rank's slice (in
+/// `accumulate` micro-batches), gradients summed across ranks in buckets while backward runs,
+/// averaged, checked for non-finite values, then the identical optimizer update on every rank.
+final class StepRunner {
+    let model: Model
+    let optimizer: Optimizer
+    let loss: CrossEntropyLoss
+    let communicator: Communicator
+    let bucketer: GradientBucketer
+    let context: ForwardContext
+    let accumulate: Int
+
+    /// Σ loss, Σ correct and samples since the last `takeInterval()` (this rank only).
+    private(set) var intervalLoss = 0.0, intervalCorrect = 0.0, intervalSamples = 0.0
+    /// Steps skipped for non-finite values (train.skip_nonfinite) since the start of the run.
+    private(set) var skippedSteps = 0
+
+    init(model: Model, optimizer: Optimizer, labelSmoothing: Float, communicator: Communicator,
+         accumulate: Int, syncBN: Bool, seed: UInt64) {
+        self.model = model; self.optimizer = optimizer; self.communicator = communicator
+        self.accumulate = accumulate
+        loss = CrossEntropyLoss(labelSmoothing: labelSmoothing)
+        bucketer = GradientBucketer(communicator: communicator, gradients: model.store.grads)
+        context = ForwardContext(training: true, seed: seed,
+                                 statisticsReducer: syncBN && communicator.size > 1 ? CommunicatorReducer(communicator) : nil)
+        optimizer.prepare(for: model.store)
+    }
+
+    /// Outcome of a step whose gradients were not finite.
+    enum Anomaly { case none, skipped(String) }
+
+    /// Runs one step on `indices` (this rank's slice of the global batch) at learning rate `lr`.
+    /// Throws `CollectiveStop` when the gradients are not finite and skipping is off: every rank
+    /// sees the same summed gradients, so every rank stops at the same step, before the update.
+    func step(indices: ArraySlice<Int>, loader: BatchLoader, epoch: Int, globalStep: Int,
+              lr: Float, skipNonfinite: Bool) throws -> Anomaly {
+        communicator.step = globalStep
+        context.training = true
+        context.epoch = epoch
+        model.store.zeroGrads()
+        bucketer.reset()
+        let micro = indices.count / accumulate
+        var localLossFinite = true
+        for m in 0..<accumulate {
+            let part = indices[(indices.startIndex + m * micro)..<(indices.startIndex + (m + 1) * micro)]
+            try loader.load(part, augment: true, seed: context.seed, epoch: epoch)
+            context.sampleIndices.removeAll(keepingCapacity: true)
+            context.sampleIndices.append(contentsOf: part)
+            let last = m == accumulate - 1
+            context.gradientsReady = last ? { [bucketer] in bucketer.gradientsReady(below: $0) } : nil
+            let logits = model.forward(loader.input, context)
+            let value = loss.forward(logits, labels: loader.labels(count: micro), meanOver: indices.count)
+            if !value.isFinite {
+                // Poison the gradient so that, after the sum, every rank sees a non-finite value and
+                // takes the same decision without an extra collective. Element 0 belongs to the last
+                // bucket to start (after the whole backward), so this write cannot race with it.
+                localLossFinite = false
+                model.store.grads[0] = .nan
+            }
+            intervalLoss += loss.lossSum; intervalCorrect += Double(loss.correct); intervalSamples += Double(micro)
+            model.backward(loss.backward(), context)
+        }
+        bucketer.finish()
+        if let bad = firstNonFiniteGradient() {
+            let what = localLossFinite ? "non-finite gradient at step \(globalStep) (first in \(bad))"
+                                       : "non-finite loss at step \(globalStep) on rank \(communicator.rank)"
+            guard skipNonfinite else {
+                throw CollectiveStop(what + "; stopped without writing a checkpoint of this state (train.skip_nonfinite: true skips such steps)", code: 3)
+            }
+            skippedSteps += 1
+            return .skipped(what)
+        }
+        optimizer.step(store: model.store, lr: lr)
+        return .none
+    }
+
+    /// The first parameter, in forward order, whose summed gradient holds NaN or ±inf.
+    private func firstNonFiniteGradient() -> String? {
+        let g = model.store.grads
+        var sum: Float = 0
+        for i in 0..<g.count { sum += g[i] * 0 }   // NaN·0 and inf·0 are NaN; finite·0 is 0
+        guard sum.isNaN else { return nil }
+        for p in model.store.parameters {
+            for i in 0..<p.count where !p.grad[i].isFinite { return p.name }
+        }
+        return nil
+    }
+
+    /// This rank's interval sums, reset afterwards.
+    func takeInterval() -> (loss: Double, correct: Double, samples: Double) {
+        defer { intervalLoss = 0; intervalCorrect = 0; intervalSamples = 0 }
+        return (intervalLoss, intervalCorrect, intervalSamples)
+    }
+
+    /// Restores interval sums saved in a checkpoint (rank 0 holds the global sums then).
+    func restoreInterval(loss: Double, correct: Double, samples: Double) {
+        intervalLoss = loss; intervalCorrect = correct; intervalSamples = samples
+    }
+}

@@ -1,1 +1,0 @@
-// Training target: see DESIGN.md.

@@ -1,0 +1,23 @@
+import ArgumentParser
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the model a config describes (run under mpirun for several ranks).",
+        discussion: """
+            Resumes from the newest valid checkpoint in checkpoint.dir unless checkpoint.resume says otherwise.
+            SIGTERM or SIGINT: every rank finishes the current step, a checkpoint is written, and the
+            job exits with status 143 (SIGTERM) or 130 (SIGINT); rerun the same command to resume.
+            """)
+
+    @Argument(help: "The run's YAML config (.cfg).")
+    var config: String
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config value, e.g. --set train.epochs=3 (repeatable).", valueName: "section.key=value"))
+    var overrides: [String] = []
+
+    func run() throws {
+        let status = Launcher.runTraining(configPath: config, overrides: overrides)
+        throw ExitCode(status)
+    }
+}

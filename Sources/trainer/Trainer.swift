@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// `trainer`: the command line. Each subcommand lives in its own file and only parses
+/// arguments; the work is done by the Training target.
+@main
+struct TrainerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trainer",
+        abstract: "Data-parallel CNN training over MPI: one process per rank, gradients all-reduced every step.",
+        discussion: """
+            Train on 4 ranks:       mpirun -n 4 trainer configs/cifar.cfg
+            Layers, params, MACs:   trainer summary configs/cifar.cfg   (or --model resnet50)
+            The short form `trainer CONFIG` means `trainer train CONFIG`.
+            """,
+        subcommands: [Train.self, Summary.self, DataCommand.self],
+        defaultSubcommand: Train.self)
+}
