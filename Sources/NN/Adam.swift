@@ -26,6 +26,12 @@ public final class Adam: Optimizer {
         state = OptimizerState(names: AdamKernel.slots(amsgrad: amsgrad))
     }
 
+    /// Float hyperparameters, read as the decimals they print as (see `decimalDouble`).
+    public convenience init(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float, weightDecay: Float, amsgrad: Bool = false) {
+        self.init(beta1: decimalDouble(beta1), beta2: decimalDouble(beta2), eps: decimalDouble(eps),
+                  weightDecay: decimalDouble(weightDecay), amsgrad: amsgrad)
+    }
+
     public var kind: String { "adam" }
     public var stateNames: [String] { state.names }
     public var flatState: [(slot: String, values: UnsafeMutableBufferPointer<Float>)] { state.flat }

@@ -71,3 +71,7 @@ final class OptimizerState {
         }
     }
 }
+
+/// The double a float hyperparameter was written as: Float(0.999) reads back as 0.999, not
+/// 0.99900001287, so float call sites compute the same scalars as PyTorch's Python floats.
+func decimalDouble(_ v: Float) -> Double { Double("\(v)") ?? Double(v) }

@@ -25,6 +25,12 @@ public final class SGD: Optimizer {
         state = OptimizerState(names: momentum != 0 ? ["momentum_buffer"] : [])
     }
 
+    /// Float hyperparameters, read as the decimals they print as (see `decimalDouble`).
+    public convenience init(momentum: Float, nesterov: Bool = false, weightDecay: Float, dampening: Float = 0) {
+        self.init(momentum: decimalDouble(momentum), nesterov: nesterov, weightDecay: decimalDouble(weightDecay),
+                  dampening: decimalDouble(dampening))
+    }
+
     public var kind: String { "sgd" }
     public var stateNames: [String] { state.names }
     public var flatState: [(slot: String, values: UnsafeMutableBufferPointer<Float>)] { state.flat }

@@ -35,7 +35,7 @@ enum TorchRunner {
 }
 
 /// ‖a − b‖ / ‖b‖ (absolute ‖a − b‖ when b is zero).
-func relativeError(_ a: [Float], _ b: [Double]) -> Double {
+func torchRelativeError(_ a: [Float], _ b: [Double]) -> Double {
     precondition(a.count == b.count, "relativeError: \(a.count) vs \(b.count) elements")
     var num = 0.0, den = 0.0
     for i in a.indices { let d = Double(a[i]) - b[i]; num += d * d; den += b[i] * b[i] }
@@ -148,11 +148,11 @@ final class OptimizerTests: XCTestCase {
             XCTAssertEqual(Set(opt.stateNames), Set(state.keys), "\(c.label): state slots differ from PyTorch's state_dict")
             XCTAssertEqual(opt.stepCount, Self.lrs.count, c.label)
             for (k, p) in store.parameters.enumerated() {
-                let err = relativeError(Array(p.values), params[k])
+                let err = torchRelativeError(Array(p.values), params[k])
                 XCTAssertLessThanOrEqual(err, 1e-6, "\(c.label): parameter \(p.name) rel err \(err)")
                 for (slot, values) in opt.state(for: p) {
                     guard let expected = state[slot]?[k] else { continue }
-                    let e = relativeError(Array(values), expected)
+                    let e = torchRelativeError(Array(values), expected)
                     XCTAssertLessThanOrEqual(e, 1e-6, "\(c.label): state \(p.name).\(slot) rel err \(e)")
                 }
             }
@@ -186,6 +186,26 @@ final class OptimizerTests: XCTestCase {
                 b.step(store: resumed, lr: 0.01)
             }
             XCTAssertEqual(Array(straight.values), Array(resumed.values), "\(c.label): resumed run diverged")
+        }
+    }
+
+    /// Float hyperparameters act as the decimals they print as, so 0.999 is PyTorch's 0.999.
+    func testFloatInitializersMatchDoubleOnes() {
+        let grads = Self.makeGrads(steps: 3, seed: 9)
+        let pairs: [(Optimizer, Optimizer)] = [
+            (SGD(momentum: Float(0.9), nesterov: true, weightDecay: Float(5e-4)), SGD(momentum: 0.9, nesterov: true, weightDecay: 5e-4)),
+            (Adam(beta2: Float(0.999), eps: Float(1e-8), weightDecay: Float(0.01)), Adam(weightDecay: 0.01)),
+            (AdamW(eps: Float(1e-8), weightDecay: Float(0.05)), AdamW(weightDecay: 0.05)),
+        ]
+        for (f, d) in pairs {
+            let a = Self.makeStore(seed: 2), b = Self.makeStore(seed: 2)
+            for s in 0..<3 {
+                for store in [a, b] {
+                    for (p, g) in zip(store.parameters, grads[s]) { for i in 0..<p.count { p.grad[i] = g[i] } }
+                }
+                f.step(store: a, lr: 0.01); d.step(store: b, lr: 0.01)
+            }
+            XCTAssertEqual(Array(a.values), Array(b.values), f.kind)
         }
     }
 
