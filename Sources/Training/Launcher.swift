@@ -7,14 +7,37 @@ public enum Launcher {
     /// Runs a training job on this rank and returns the process exit status:
     /// 0 finished; 1 bad input or failure (one line on stderr); 3 non-finite loss or gradient;
     /// 128+signal after a requested stop (SIGTERM 143, SIGINT 130) with a checkpoint written.
-    public static func runTraining(configPath: String, overrides: [String]) -> Int32 {
+    /// `stopAtStep` stops like SIGTERM after that global step (tests of exact resume use it).
+    public static func runTraining(configPath: String, overrides: [String], forceResume: Bool = false,
+                                   stopAtStep: Int? = nil) -> Int32 {
         StopSignal.install()
         let comm = MPICommunicator.shared
         do {
-            let trainer = try Trainer(configPath: configPath, overrides: overrides, communicator: comm)
-            let finished = try trainer.run(stopRequested: { StopSignal.received != 0 })
+            let trainer = try Trainer(configPath: configPath, overrides: overrides, forceResume: forceResume,
+                                      communicator: comm)
+            let finished = try trainer.run(stopRequested: {
+                StopSignal.received != 0 || stopAtStep.map { trainer.cursor.globalStep >= $0 } == true
+            })
             comm.shutdown()
-            return finished ? 0 : 128 + StopSignal.received
+            if finished { return 0 }
+            return StopSignal.received != 0 ? 128 + StopSignal.received : 0
+        } catch let stop as CollectiveStop {
+            if comm.rank == stop.reporter { printError("trainer: \(stop.description)") }
+            comm.shutdown()
+            return stop.code
+        } catch {
+            comm.abort(code: 1, message: "\(error)")
+        }
+    }
+
+    /// Runs `body` on every rank of an MPI job with the same failure rule as training;
+    /// returns the exit status.
+    public static func runCollective(_ body: (Communicator) throws -> Void) -> Int32 {
+        let comm = MPICommunicator.shared
+        do {
+            try body(comm)
+            comm.shutdown()
+            return 0
         } catch let stop as CollectiveStop {
             if comm.rank == stop.reporter { printError("trainer: \(stop.description)") }
             comm.shutdown()

@@ -97,6 +97,9 @@ final class StepRunner {
         return (intervalLoss, intervalCorrect, intervalSamples)
     }
 
+    /// Restores the skipped-step count saved in a checkpoint.
+    func restoreSkipped(_ count: Int) { skippedSteps = count }
+
     /// Restores interval sums saved in a checkpoint (rank 0 holds the global sums then).
     func restoreInterval(loss: Double, correct: Double, samples: Double) {
         intervalLoss = loss; intervalCorrect = correct; intervalSamples = samples

@@ -24,7 +24,7 @@ public final class Trainer {
 
     /// Reads the config, data and model on every rank, agreeing on every failure, and resumes
     /// from a checkpoint when one applies. `stop` is polled once per step (SIGTERM/SIGINT).
-    public init(configPath: String, overrides: [String] = [], communicator comm: Communicator) throws {
+    public init(configPath: String, overrides: [String] = [], forceResume: Bool = false, communicator comm: Communicator) throws {
         communicator = comm
         let config = try comm.agree("reading the config") { try RunConfig.load(path: configPath, overrides: overrides) }
         self.config = config
@@ -82,7 +82,8 @@ public final class Trainer {
                               communicator: comm, batch: evalBatch)
 
         cursor = TrainingCursor(stepsPerEpoch: sampler.stepsPerEpoch, globalBatch: t.batchSize)
-        checkpoints = CheckpointPolicy(config: config, communicator: comm)
+        checkpoints = CheckpointPolicy(config: config, communicator: comm, forceResume: forceResume,
+                                       datasetIdentity: "\((config.data.path as NSString).lastPathComponent) (\(train.count) train images \(Shape.format(imageShape)))")
         let resumed = try checkpoints.resume(model: model, optimizer: optimizer, runner: runner, cursor: &cursor)
         log = comm.isRoot ? try MetricsLog(directory: config.log.dir, resumeStep: resumed ? cursor.globalStep : nil,
                                            printsProgress: config.log.progress) : nil
@@ -139,6 +140,9 @@ public final class Trainer {
                 runner.bucketer.resetTimers()
             }
             if epochEnd {
+                // Without sync BN each rank's running statistics follow its own slices; evaluate
+                // (and checkpoint) rank 0's on every rank, as DDP's broadcast_buffers does.
+                if !t.syncBN { communicator.broadcast(model.store.bufferValues, root: 0) }
                 let result = try evaluator.run()
                 log?.say(String(format: "epoch %d/%d  test loss %.4f  test acc %.2f%%  (%d images)",
                                 epoch + 1, t.epochs, result.loss, 100 * result.accuracy, result.samples))
@@ -171,10 +175,9 @@ public final class Trainer {
     /// Every rank must run the same configuration: rank 0's SHA-256 of the canonical text is
     /// compared with each rank's own.
     static func checkSameConfig(_ config: RunConfig, _ comm: Communicator) throws {
-        let mine = config.canonicalText
-        let all = comm.allGather(string: mine)
+        let all = comm.allGather(string: SHA256.hex(config.canonicalText))
         if let bad = all.firstIndex(where: { $0 != all[0] }) {
-            throw CollectiveStop("\(config.file): rank \(bad) read a different configuration than rank 0; every rank must see the same file and --set options")
+            throw CollectiveStop("\(config.file): rank \(bad) read a different configuration than rank 0 (SHA-256 \(all[bad].prefix(12)) vs \(all[0].prefix(12))); every rank must see the same file and --set options")
         }
     }
 

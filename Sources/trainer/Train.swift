@@ -16,8 +16,15 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a config value, e.g. --set train.epochs=3 (repeatable).", valueName: "section.key=value"))
     var overrides: [String] = []
 
+    @Flag(help: "Resume even from a checkpoint of another global batch, model name or dataset.")
+    var forceResume = false
+
+    @Option(help: ArgumentHelp("Stop after this global step with a checkpoint, as on SIGTERM (exit 0).", visibility: .hidden))
+    var stopAtStep: Int?
+
     func run() throws {
-        let status = Launcher.runTraining(configPath: config, overrides: overrides)
+        let status = Launcher.runTraining(configPath: config, overrides: overrides, forceResume: forceResume,
+                                          stopAtStep: stopAtStep)
         throw ExitCode(status)
     }
 }
