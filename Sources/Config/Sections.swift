@@ -6,7 +6,6 @@
 ///     shuffle    true: a new global permutation every epoch, from (seed, epoch)
 ///     augment    {crop_padding: 0, flip: false}: random crop after zero padding by
 ///                crop_padding pixels, random horizontal flip (training only). Default: none
-///     workers    threads per rank that read and augment the next batch ahead (0: none); 1
 public struct DataConfig: Equatable, Sendable {
     public struct Augment: Equatable, Sendable {
         public var cropPadding: Int
@@ -17,11 +16,10 @@ public struct DataConfig: Equatable, Sendable {
     public var std: [Double]?
     public var shuffle: Bool
     public var augment: Augment
-    public var workers: Int
 
     static func read(_ node: ConfigNode?, origin: ConfigOrigin, log: EffectiveLog) throws -> DataConfig {
         let r = try MappingReader(node, path: ["data"], origin: origin,
-                                  allowed: ["path", "mean", "std", "shuffle", "augment", "workers"], log: log)
+                                  allowed: ["path", "mean", "std", "shuffle", "augment"], log: log)
         let path = try r.string("path", default: nil)
         let mean = try r.read("mean", default: nil, note: "from the dataset", Scalar.doubleList, render: Scalar.render,
                               check: { $0.isEmpty ? "must not be empty" : nil })
@@ -34,8 +32,7 @@ public struct DataConfig: Equatable, Sendable {
         let a = try MappingReader(r.node("augment"), path: ["data", "augment"], origin: r.origin(of: "augment"),
                                   allowed: ["crop_padding", "flip"], log: log)
         let augment = Augment(cropPadding: try a.int("crop_padding", default: 0, min: 0), flip: try a.bool("flip", default: false))
-        let workers = try r.int("workers", default: 1, min: 0)
-        return DataConfig(path: path, mean: mean, std: std, shuffle: shuffle, augment: augment, workers: workers)
+        return DataConfig(path: path, mean: mean, std: std, shuffle: shuffle, augment: augment)
     }
 }
 

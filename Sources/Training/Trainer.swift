@@ -51,6 +51,9 @@ public final class Trainer {
         guard test.count >= comm.size else {
             throw CollectiveStop("\(config.data.path): /test has \(test.count) samples, fewer than the \(comm.size) ranks")
         }
+        if let mean = config.data.mean, mean.count != train.channels {
+            throw CollectiveStop("\(config.file): data.mean has \(mean.count) entries but the images of \(config.data.path) have \(train.channels) channel(s)")
+        }
         let numClasses = config.model.numClasses ?? Swift.max(train.numClasses, test.numClasses)
         let imageShape = [train.channels, train.height, train.width]
         let model = try comm.agree("building the model") {
@@ -181,12 +184,12 @@ public final class Trainer {
         }
     }
 
-    /// Mean and std per channel: the config's, else the dataset's attributes, else 0.5 / 0.5
-    /// (maps pixels to [−1, 1], torchvision's common fallback).
+    /// Mean and std per channel: the config's, else the dataset's attributes, else 0 / 1
+    /// (pixels in [0, 1], torchvision's ToTensor alone).
     static func normalisation(_ data: DataConfig, _ set: ImageDataset) -> ([Float], [Float]) {
         let c = set.channels
-        let mean = data.mean ?? set.mean ?? Array(repeating: 0.5, count: c)
-        let std = data.std ?? set.std ?? Array(repeating: 0.5, count: c)
+        let mean = data.mean ?? set.mean ?? Array(repeating: 0, count: c)
+        let std = data.std ?? set.std ?? Array(repeating: 1, count: c)
         return (mean.map(Float.init), std.map(Float.init))
     }
 
