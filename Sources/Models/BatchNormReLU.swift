@@ -87,14 +87,15 @@ public final class BatchNormReLU: Layer {
                 invStd[k] = 1 / (runningVar.value[k] + eps).squareRoot()
             }
         }
-        // y = max(0, x·scale + shift) with scale = γ/σ, shift = β − μ·scale
+        // y = max(0, (x − μ)·scale + β) with scale = γ/σ; centring first keeps float32 rounding
+        // relative to σ even where |μ| ≫ σ (a ReLU input near 0 must land on the right side).
         let xs = x.data, ys = y.data, w = weight.value!, b = bias.value!
         for i in 0..<n {
             for k in 0..<c {
-                let scale = w[k] * invStd[k], shift = b[k] - mean[k] * scale
+                let scale = w[k] * invStd[k], mu = mean[k], beta = b[k]
                 let src = xs + (i * cs + k) * hw, dst = ys + (i * c + k) * hw
-                if relu { for j in 0..<hw { let v = src[j] * scale + shift; dst[j] = v > 0 ? v : 0 } }
-                else { for j in 0..<hw { dst[j] = src[j] * scale + shift } }
+                if relu { for j in 0..<hw { let v = (src[j] - mu) * scale + beta; dst[j] = v > 0 ? v : 0 } }
+                else { for j in 0..<hw { dst[j] = (src[j] - mu) * scale + beta } }
             }
         }
         return y
@@ -169,24 +170,25 @@ public final class BatchNormReLU: Layer {
             ctx.statisticsReducer!.sumInPlace(UnsafeMutableBufferPointer(start: reduce, count: 2 * c))
             for k in 0..<(2 * c) { sums[k] = Double(reduce[k]) }
         }
-        // training: gx = a·ĝ + b·x + d with a = γ/σ, b = −a·Σĝx̂/(σ·m), d = −a·Σĝ/m − b·μ; eval: gx = a·ĝ
-        let count = Float(elements)
+        // training: gx = a·ĝ + b·(x − μ) + d with a = γ/σ, b = −a·Σĝx̂/(σ·m), d = −a·Σĝ/m;
+        // eval: gx = a·ĝ
+        let count = Double(Swift.max(elements, 1))
         for k in 0..<c {
-            let a = w[k] * invStd[k]
+            let a = w[k] * invStd[k], mu = mean[k]
             var b: Float = 0, d: Float = 0
             if usedBatchStatistics {
-                b = -a * Float(sums[c + k]) * invStd[k] / count
-                d = -a * Float(sums[k]) / count - b * mean[k]
+                b = Float(-Double(a) * sums[c + k] * Double(invStd[k]) / count)
+                d = Float(-Double(a) * sums[k] / count)
             }
             for i in 0..<n {
                 let gp = gs + (i * c + k) * hw, yp = ys + (i * c + k) * hw
                 let xp = xs + (i * cs + k) * hw, op = out + (i * cs + k) * hw
                 if accumulate {
-                    if relu { for j in 0..<hw { op[j] += (yp[j] > 0 ? a * gp[j] : 0) + b * xp[j] + d } }
-                    else { for j in 0..<hw { op[j] += a * gp[j] + b * xp[j] + d } }
+                    if relu { for j in 0..<hw { op[j] += (yp[j] > 0 ? a * gp[j] : 0) + b * (xp[j] - mu) + d } }
+                    else { for j in 0..<hw { op[j] += a * gp[j] + b * (xp[j] - mu) + d } }
                 } else {
-                    if relu { for j in 0..<hw { op[j] = (yp[j] > 0 ? a * gp[j] : 0) + b * xp[j] + d } }
-                    else { for j in 0..<hw { op[j] = a * gp[j] + b * xp[j] + d } }
+                    if relu { for j in 0..<hw { op[j] = (yp[j] > 0 ? a * gp[j] : 0) + b * (xp[j] - mu) + d } }
+                    else { for j in 0..<hw { op[j] = a * gp[j] + b * (xp[j] - mu) + d } }
                 }
             }
         }

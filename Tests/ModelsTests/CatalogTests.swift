@@ -1,7 +1,7 @@
 import XCTest
 import Foundation
 import NN
-@testable import Models
+import Models
 import TestSupport
 
 /// Parameter counts, float buffers, state_dict key counts and forward MACs of every
