@@ -7,7 +7,9 @@ public enum Shape {
 
     /// Output length of a sliding window (convolution or pooling) over `input` positions,
     /// PyTorch's floor rule: (input + 2·padding − kernel) / stride + 1.
+    /// A window larger than the padded input gives 0 (floor, not Swift's truncation toward 0).
     public static func windowOutput(input: Int, kernel: Int, stride: Int, padding: Int) -> Int {
-        (input + 2 * padding - kernel) / stride + 1
+        let span = input + 2 * padding - kernel
+        return span < 0 ? 0 : span / stride + 1
     }
 }
