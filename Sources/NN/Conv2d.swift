@@ -5,12 +5,21 @@ import TensorCore
 ///
 /// Every convolution is a GEMM per group over an im2col matrix. To give OpenBLAS wide operands
 /// on small feature maps, a *chunk* of images is lowered side by side into one bounded
-/// workspace (about `chunkColumns` GEMM columns, never the whole batch); the GEMM result is
-/// then scattered to NCHW. A 1x1 stride-1 unpadded convolution on a large enough map skips
-/// im2col entirely and multiplies the input planes in place. Backward recomputes the chunk's
-/// im2col (so memory stays bounded), accumulates ∂weight with beta = 1, and reuses the same
-/// workspace for ∂col before col2im. Workspace and outputs are resized, never reallocated,
-/// after the first step at a given batch size.
+/// workspace (about `chunkColumns` GEMM columns, never the whole batch) and the GEMM result is
+/// scattered to NCHW; a chunk of one image (maps of ≥ `chunkColumns` pixels) multiplies straight
+/// into y. A 1x1 stride-1 unpadded convolution on a map of at least `directMinPixels` skips
+/// im2col entirely: the input planes are the GEMM operand. GEMMs accumulate (beta = 1) onto
+/// rows pre-filled with the bias or zeros, which is cheaper than OpenBLAS's separate beta
+/// pass and needs no bias pass.
+///
+/// Backward recomputes each chunk's im2col (memory stays bounded) and adds ∂weight with
+/// beta = 1 over all of the chunk's columns. ∂input is W_gᵀ·∂y into the workspace followed by
+/// col2im, except for "same" stride-1 convolutions that do not widen the channels, where it is
+/// the convolution of ∂y with the flipped kernel (see `transposedGradient`). Outputs and
+/// workspaces are resized, never reallocated, after the first step at a given batch size.
+///
+/// Measured with `trainer-bench conv` (1 thread, batch 128): 45–80 % of the cblas_sgemm
+/// 512³ rate per layer on CIFAR-sized layers, all layers together about 60 %.
 public final class Conv2d: Layer {
     public let name: String
     public let inputShape: [Int]
