@@ -118,7 +118,7 @@ public final class Im2col {
                         if s == 1 {
                             for j in 0..<n { d[j] = src[j] }
                         } else if s == 2 {
-                            Im2col.gatherEven(src, into: d, count: n)
+                            Im2col.gatherEven(src, into: d, count: n, readable: H * W - (src - plane))
                         } else {
                             for j in 0..<n { d[j] = src[j * s] }
                         }
@@ -229,13 +229,14 @@ public final class Im2col {
         while j < n { if mask[j] != 0 { d[j] += src[j] }; j += 1 }
     }
 
-    /// d[j] = src[2j] for j < count, four at a time from eight-wide loads that never read
-    /// past src[2·(count − 1)].
+    /// d[j] = src[2j] for j < count, four at a time from eight-wide loads, which read one float
+    /// past src[2·(count − 1)] and so only run while that float is among the `readable` ones.
     @inline(__always)
-    private static func gatherEven(_ src: UnsafePointer<Float>, into d: UnsafeMutablePointer<Float>, count n: Int) {
+    private static func gatherEven(_ src: UnsafePointer<Float>, into d: UnsafeMutablePointer<Float>,
+                                   count n: Int, readable: Int) {
         let raw = UnsafeRawPointer(src)
         var j = 0
-        while j + 4 < n {
+        while j + 4 <= n && 2 * j + 8 <= readable {
             let v = raw.loadUnaligned(fromByteOffset: 8 * j, as: SIMD8<Float>.self)
             UnsafeMutableRawPointer(d + j).storeBytes(of: v.evenHalf, as: SIMD4<Float>.self)
             j += 4
