@@ -40,8 +40,9 @@ public struct DataConfig: Equatable, Sendable {
 ///
 ///     epochs              required, >= 1
 ///     batch_size          128: global samples per forward/backward pass, split evenly over ranks
-///     accumulate          1: passes per optimizer step (gradient accumulation); an update sees
-///                         batch_size × accumulate samples
+///     accumulate          1: micro-batches per optimizer step (gradient accumulation): each rank's
+///                         share of batch_size goes through forward/backward in `accumulate`
+///                         passes, so an update still sees batch_size samples with less memory
 ///     seed                0: keys initialisation, shuffling, augmentation and dropout
 ///     label_smoothing     0, in [0, 1)
 ///     sync_bn             false: BatchNorm statistics per rank; true: summed across ranks
