@@ -35,7 +35,7 @@ final class AugmentationTests: XCTestCase {
         let variants = Set((0..<40).map { run($0, 1) })
         XCTAssertGreaterThan(variants.count, 10, "crops and flips should vary between samples")
         // Every output pixel is either padding (0) or a source pixel: crops never invent values.
-        let pixels = Set(src.map { Float($0) / 255 })
+        let pixels = Set(src.map { Float($0) * (1 / Float(255)) })
         for v in run(5, 2) { XCTAssertTrue(v == 0 || pixels.contains(v)) }
     }
 }
