@@ -80,35 +80,42 @@ public final class BatchNormReLU: Layer {
         source = x; sourceChannels = cs
         y.resize([n, c, inputShape[1], inputShape[2]])
         usedBatchStatistics = ctx.training
-        if ctx.training { batchStatistics(x.data, n: n, cs: cs, ctx) }
-        else {
+        if !ctx.training {
             for k in 0..<c {
                 mean[k] = runningMean.value[k]
                 invStd[k] = 1 / (runningVar.value[k] + eps).squareRoot()
             }
         }
-        // y = max(0, (x − μ)·scale + β) with scale = γ/σ; centring first keeps float32 rounding
-        // relative to σ even where |μ| ≫ σ (a ReLU input near 0 must land on the right side).
+        // One channel at a time, statistics then normalisation while its planes are in cache;
+        // sync BN needs every channel's sums before the one exchange, so it goes in one block.
+        let block = ctx.training && ctx.statisticsReducer != nil ? c : 1
         let xs = x.data, ys = y.data, w = weight.value!, b = bias.value!
-        for i in 0..<n {
-            for k in 0..<c {
+        for k0 in stride(from: 0, to: c, by: block) {
+            let channels = k0..<Swift.min(c, k0 + block)
+            if ctx.training { batchStatistics(xs, n: n, cs: cs, channels: channels, ctx) }
+            // y = max(0, (x − μ)·scale + β) with scale = γ/σ; centring first keeps float32
+            // rounding relative to σ even where |μ| ≫ σ (a ReLU input near 0 must land right).
+            for k in channels {
                 let scale = w[k] * invStd[k], mu = mean[k], beta = b[k]
-                let src = xs + (i * cs + k) * hw, dst = ys + (i * c + k) * hw
-                if relu { for j in 0..<hw { let v = (src[j] - mu) * scale + beta; dst[j] = v > 0 ? v : 0 } }
-                else { for j in 0..<hw { dst[j] = (src[j] - mu) * scale + beta } }
+                for i in 0..<n {
+                    Self.normalize(xs + (i * cs + k) * hw, into: ys + (i * c + k) * hw, hw,
+                                   mean: mu, scale: scale, shift: beta, relu: relu)
+                }
             }
         }
+        if ctx.training { batchesTracked.value += 1 }
         return y
     }
 
-    /// Batch mean and inverse std per channel (summed across ranks for sync BN); updates the
-    /// running statistics and the counter.
-    private func batchStatistics(_ xs: UnsafeMutablePointer<Float>, n: Int, cs: Int, _ ctx: ForwardContext) {
-        let c = channels, hw = spatial
+    /// Batch mean and inverse std of `channels` (summed across ranks for sync BN, which passes
+    /// all channels at once); updates their running statistics.
+    private func batchStatistics(_ xs: UnsafeMutablePointer<Float>, n: Int, cs: Int, channels: Range<Int>,
+                                 _ ctx: ForwardContext) {
+        let c = self.channels, hw = spatial
         // Shifted sums Σ(x−K), Σ(x−K)² with K = running mean (the same on every rank): once K
         // tracks the mean, E[(x−K)²] − E[x−K]² does not cancel, even summed in float for sync BN.
         let rm = runningMean.value!, rv = runningVar.value!
-        for k in 0..<c {
+        for k in channels {
             var s = 0.0, ss = 0.0
             for i in 0..<n {
                 let (a, b) = Self.shiftedSums(xs + (i * cs + k) * hw, hw, shift: rm[k])
@@ -118,6 +125,7 @@ public final class BatchNormReLU: Layer {
         }
         var count = Double(n * hw)
         if let reducer = ctx.statisticsReducer {
+            precondition(channels.count == c, "batchnorm '\(name)': sync BN reduces all channels at once")
             for k in 0..<(2 * c) { reduce[k] = Float(sums[k]) }
             reduce[2 * c] = Float(count)
             reducer.sumInPlace(UnsafeMutableBufferPointer(start: reduce, count: 2 * c + 1))
@@ -127,7 +135,7 @@ public final class BatchNormReLU: Layer {
         precondition(count > 1, "batchnorm '\(name)': training needs more than 1 value per channel, got \(Int(count))")
         elements = Int(count)
         let m = Double(momentum)
-        for k in 0..<c {
+        for k in channels {
             let d = sums[k] / count, mu = Double(rm[k]) + d
             let variance = Swift.max(sums[c + k] / count - d * d, 0)
             mean[k] = Float(mu)
@@ -135,7 +143,6 @@ public final class BatchNormReLU: Layer {
             rm[k] = Float((1 - m) * Double(rm[k]) + m * mu)
             rv[k] = Float((1 - m) * Double(rv[k]) + m * variance * count / (count - 1))
         }
-        batchesTracked.value += 1
     }
 
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
@@ -153,44 +160,90 @@ public final class BatchNormReLU: Layer {
         precondition(g.shape == x.shape, "batchnorm '\(name)': gradient target \(Shape.format(g.shape)) for source \(Shape.format(x.shape))")
         let n = y.dim(0), c = channels, hw = spatial, cs = sourceChannels
         let xs = x.data, ys = y.data, gs = gy.data, out = g.data, w = weight.value!
-        // Σ ĝ and Σ ĝ·(x − μ) per channel, ĝ = gy masked by the ReLU
-        for k in 0..<c {
-            var sg = 0.0, sgx = 0.0
-            for i in 0..<n {
-                let (a, b) = Self.maskedSums(gs + (i * c + k) * hw, ys + (i * c + k) * hw,
-                                             xs + (i * cs + k) * hw, mean[k], hw, relu: relu)
-                sg += a; sgx += b
-            }
-            sums[k] = sg; sums[c + k] = sgx * Double(invStd[k])   // Σ ĝ·x̂
-            bias.grad[k] += Float(sums[k]); weight.grad[k] += Float(sums[c + k])
-        }
-        let reduced = usedBatchStatistics && ctx.statisticsReducer != nil
-        if reduced {
-            for k in 0..<(2 * c) { reduce[k] = Float(sums[k]) }
-            ctx.statisticsReducer!.sumInPlace(UnsafeMutableBufferPointer(start: reduce, count: 2 * c))
-            for k in 0..<(2 * c) { sums[k] = Double(reduce[k]) }
-        }
-        // training: gx = a·ĝ + b·(x − μ) + d with a = γ/σ, b = −a·Σĝx̂/(σ·m), d = −a·Σĝ/m;
-        // eval: gx = a·ĝ
+        // Per channel Σ ĝ and Σ ĝ·x̂ (ĝ = gy masked by the ReLU), then the input gradient, one
+        // channel at a time while its planes are in cache (sync BN: all sums, one exchange, then all)
+        let reducer = usedBatchStatistics ? ctx.statisticsReducer : nil
+        let block = reducer != nil ? c : 1
         let count = Double(Swift.max(elements, 1))
-        for k in 0..<c {
-            let a = w[k] * invStd[k], mu = mean[k]
-            var b: Float = 0, d: Float = 0
-            if usedBatchStatistics {
-                b = Float(-Double(a) * sums[c + k] * Double(invStd[k]) / count)
-                d = Float(-Double(a) * sums[k] / count)
+        for k0 in stride(from: 0, to: c, by: block) {
+            let channels = k0..<Swift.min(c, k0 + block)
+            for k in channels {
+                var sg = 0.0, sgx = 0.0
+                for i in 0..<n {
+                    let (a, b) = Self.maskedSums(gs + (i * c + k) * hw, ys + (i * c + k) * hw,
+                                                 xs + (i * cs + k) * hw, mean[k], hw, relu: relu)
+                    sg += a; sgx += b
+                }
+                sums[k] = sg; sums[c + k] = sgx * Double(invStd[k])
+                bias.grad[k] += Float(sums[k]); weight.grad[k] += Float(sums[c + k])
             }
-            for i in 0..<n {
-                let gp = gs + (i * c + k) * hw, yp = ys + (i * c + k) * hw
-                let xp = xs + (i * cs + k) * hw, op = out + (i * cs + k) * hw
-                if accumulate {
-                    if relu { for j in 0..<hw { op[j] += (yp[j] > 0 ? a * gp[j] : 0) + b * (xp[j] - mu) + d } }
-                    else { for j in 0..<hw { op[j] += a * gp[j] + b * (xp[j] - mu) + d } }
-                } else {
-                    if relu { for j in 0..<hw { op[j] = (yp[j] > 0 ? a * gp[j] : 0) + b * (xp[j] - mu) + d } }
-                    else { for j in 0..<hw { op[j] = a * gp[j] + b * (xp[j] - mu) + d } }
+            if let reducer {
+                for k in 0..<(2 * c) { reduce[k] = Float(sums[k]) }
+                reducer.sumInPlace(UnsafeMutableBufferPointer(start: reduce, count: 2 * c))
+                for k in 0..<(2 * c) { sums[k] = Double(reduce[k]) }
+            }
+            // training: gx = a·ĝ + b·(x − μ) + d with a = γ/σ, b = −a·Σĝx̂/(σ·m), d = −a·Σĝ/m;
+            // eval: gx = a·ĝ
+            for k in channels {
+                let a = w[k] * invStd[k], mu = mean[k]
+                var b: Float = 0, d: Float = 0
+                if usedBatchStatistics {
+                    b = Float(-Double(a) * sums[c + k] * Double(invStd[k]) / count)
+                    d = Float(-Double(a) * sums[k] / count)
+                }
+                for i in 0..<n {
+                    Self.inputGradient(gs + (i * c + k) * hw, ys + (i * c + k) * hw, xs + (i * cs + k) * hw,
+                                       into: out + (i * cs + k) * hw, hw, a: a, b: b, mean: mu, d: d,
+                                       relu: relu, accumulate: accumulate)
                 }
             }
+        }
+    }
+
+    /// dst = relu?((src − μ)·scale + shift) over `count` floats, eight lanes at a time.
+    @inline(__always)
+    static func normalize(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ count: Int,
+                          mean: Float, scale: Float, shift: Float, relu: Bool) {
+        let sr = UnsafeRawPointer(src), dr = UnsafeMutableRawPointer(dst)
+        let m = SIMD8<Float>(repeating: mean), sc = SIMD8<Float>(repeating: scale), sh = SIMD8<Float>(repeating: shift)
+        let zero = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= count {
+            var v = (sr.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - m) * sc + sh
+            if relu { v.replace(with: zero, where: v .< zero) }
+            dr.storeBytes(of: v, toByteOffset: j * 4, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count {
+            let v = (src[j] - mean) * scale + shift
+            dst[j] = relu && !(v > 0) ? 0 : v
+            j += 1
+        }
+    }
+
+    /// dst (+)= a·ĝ + b·(x − μ) + d with ĝ = g masked where y ≤ 0 (when `relu`), eight lanes at a time.
+    @inline(__always)
+    static func inputGradient(_ g: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                              _ x: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ count: Int,
+                              a: Float, b: Float, mean: Float, d: Float, relu: Bool, accumulate: Bool) {
+        let gr = UnsafeRawPointer(g), yr = UnsafeRawPointer(y), xr = UnsafeRawPointer(x)
+        let dr = UnsafeMutableRawPointer(dst)
+        let av = SIMD8<Float>(repeating: a), bv = SIMD8<Float>(repeating: b), dv = SIMD8<Float>(repeating: d)
+        let m = SIMD8<Float>(repeating: mean), zero = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= count {
+            var gv = gr.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            if relu { gv.replace(with: zero, where: yr.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) .<= zero) }
+            var v = av * gv + bv * (xr.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - m) + dv
+            if accumulate { v += dr.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) }
+            dr.storeBytes(of: v, toByteOffset: j * 4, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count {
+            let gv = (!relu || y[j] > 0) ? g[j] : 0
+            let v = a * gv + b * (x[j] - mean) + d
+            dst[j] = accumulate ? dst[j] + v : v
+            j += 1
         }
     }
 
