@@ -87,11 +87,14 @@ public enum BatchNormFolding {
                 i += 2
                 continue
             }
-            try out.add(try rebuild(layer, store: store, folds: &folds))
+            try append(try rebuild(layer, store: store, folds: &folds), to: out)
             i += 1
         }
         return out
     }
+
+    /// `Sequential.add` for an existential layer (opened into the generic parameter).
+    private static func append<L: Layer>(_ layer: L, to s: Sequential) throws { try s.add(layer) }
 
     /// When `next` is a BN over `conv`'s output, adds the folded conv (and a ReLU for a fused
     /// BN-ReLU) to `out` and returns the fold; nil otherwise.

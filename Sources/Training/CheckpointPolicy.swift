@@ -212,6 +212,9 @@ public enum StateLoader {
         let missing = model.store.stateKeys.filter { !stored.contains($0) }
         let unexpected = stored.filter { index[$0] == nil }.sorted()
         if !missing.isEmpty || !unexpected.isEmpty {
+            if c.metadata.extraInts["folded_bn"] == 1 {
+                throw TrainingError("\(file): a BN-folded inference checkpoint (trainer fold-bn) for trainer predict or eval only; train from the checkpoint it was folded from (\(c.metadata.extraStrings["folded_from"] ?? "unknown"))")
+            }
             var parts: [String] = []
             if !missing.isEmpty { parts.append("missing \(missing.count) key(s) of model '\(model.name)' (first: \(missing.prefix(3).joined(separator: ", ")))") }
             if !unexpected.isEmpty { parts.append("\(unexpected.count) unexpected key(s) (first: \(unexpected.prefix(3).joined(separator: ", ")))") }

@@ -35,14 +35,10 @@ public enum Evaluation {
             return found
         }
         let imageShape = [test.channels, test.height, test.width]
-        let model = try comm.agree("building the model") {
-            try ModelFactory.build(config.model, imageShape: imageShape, numClasses: config.model.numClasses ?? test.numClasses,
-                                   seed: config.train.seed)
-        }
-        let step = try comm.agree("reading the checkpoint") { () -> Int in
+        // Built at the checkpoint's class count and BN-folded first when the checkpoint is (fold-bn).
+        let (model, step) = try comm.agree("reading the checkpoint") { () -> (Model, Int) in
             let c = try CheckpointFile.read(path)
-            try StateLoader.load(c, into: model, file: path)
-            return c.metadata.step
+            return (try Prediction.loadModel(config: config, checkpoint: c, path: path, imageShape: imageShape), c.metadata.step)
         }
         let (mean, std) = Trainer.normalisation(config.data, test)
         let batch = 128

@@ -12,6 +12,6 @@ struct TrainerCommand: ParsableCommand {
             Layers, params, MACs:   trainer summary configs/cifar.cfg   (or --model resnet50)
             The short form `trainer CONFIG` means `trainer train CONFIG`.
             """,
-        subcommands: [Train.self, Summary.self, Evaluate.self, DataCommand.self],
+        subcommands: [Train.self, Summary.self, Evaluate.self, Predict.self, FoldBN.self, DataCommand.self],
         defaultSubcommand: Train.self)
 }
