@@ -75,11 +75,27 @@ extension Communicator {
 }
 
 /// OpenBLAS threads for one rank: the host's cores shared evenly between the ranks on it, at
-/// least one. Oversubscribed BLAS threads are the classic CPU data-parallel slowdown (mpirun
-/// leaves binding off under --oversubscribe and OpenBLAS would start one thread per core per rank).
+/// least one, and never more than the CPUs this rank may run on (mpirun's or srun's binding: a
+/// rank bound to one core gets one thread, not cores ÷ ranks threads on that core).
+/// Oversubscribed BLAS threads are the classic CPU data-parallel slowdown (mpirun leaves binding
+/// off under --oversubscribe and OpenBLAS would start one thread per core per rank).
 public func defaultBLASThreads(localSize: Int) -> Int {
     let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-    return Swift.max(1, Swift.max(cores, 1) / Swift.max(localSize, 1))
+    let share = Swift.max(1, Swift.max(cores, 1) / Swift.max(localSize, 1))
+    return Swift.max(1, Swift.min(share, allowedCPUs() ?? share))
+}
+
+/// CPUs in this process's affinity mask (sched_getaffinity), nil where unknown. Looked up with
+/// dlsym because Glibc declares it only under _GNU_SOURCE, which Swift's Glibc module lacks.
+func allowedCPUs() -> Int? {
+    typealias GetAffinity = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
+    guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "sched_getaffinity") else { return nil }
+    let getAffinity = unsafeBitCast(symbol, to: GetAffinity.self)
+    var mask = [UInt64](repeating: 0, count: 64)   // room for 4096 CPUs
+    let rc = mask.withUnsafeMutableBytes { getAffinity(0, $0.count, $0.baseAddress!) }
+    guard rc == 0 else { return nil }
+    let count = mask.reduce(0) { $0 + $1.nonzeroBitCount }
+    return count > 0 ? count : nil
 }
 
 /// Seconds on a monotonic clock (for timeouts and wait measurements, never wall time).
