@@ -12,7 +12,9 @@ public enum Launcher {
                                    stopAtStep: Int? = nil) -> Int32 {
         StopSignal.install()
         let comm = MPICommunicator.shared
+        FatalSignals.install(rank: comm.rank)
         do {
+            try FaultInjection.checkEnvironment()
             let trainer = try Trainer(configPath: configPath, overrides: overrides, forceResume: forceResume,
                                       communicator: comm)
             let finished = try trainer.run(stopRequested: {
@@ -34,6 +36,7 @@ public enum Launcher {
     /// returns the exit status.
     public static func runCollective(_ body: (Communicator) throws -> Void) -> Int32 {
         let comm = MPICommunicator.shared
+        FatalSignals.install(rank: comm.rank)
         do {
             try body(comm)
             comm.shutdown()

@@ -19,6 +19,10 @@ final class StepRunner {
     private(set) var intervalLoss = 0.0, intervalCorrect = 0.0, intervalSamples = 0.0
     /// Steps skipped for non-finite values (train.skip_nonfinite) since the start of the run.
     private(set) var skippedSteps = 0
+    /// BatchNorm running statistics and counters as they were before the step, put back when the
+    /// step is skipped, so that a skipped step leaves no trace (its forward already updated them,
+    /// possibly with NaN). Only with train.skip_nonfinite; filled in place after the first step.
+    private var buffersBefore: [Float] = [], countersBefore: [Int64] = []
 
     init(model: Model, optimizer: Optimizer, labelSmoothing: Float, communicator: Communicator,
          accumulate: Int, syncBN: Bool, seed: UInt64) {
@@ -40,6 +44,7 @@ final class StepRunner {
     func step(indices: ArraySlice<Int>, loader: BatchLoader, epoch: Int, globalStep: Int,
               lr: Float, skipNonfinite: Bool) throws -> Anomaly {
         communicator.step = globalStep
+        if skipNonfinite { saveBuffers() }
         context.training = true
         context.epoch = epoch
         model.store.zeroGrads()
@@ -49,6 +54,9 @@ final class StepRunner {
         for m in 0..<accumulate {
             let part = indices[(indices.startIndex + m * micro)..<(indices.startIndex + (m + 1) * micro)]
             try loader.load(part, augment: true, seed: context.seed, epoch: epoch)
+            if m == 0, FaultInjection.pending != nil {
+                try FaultInjection.atStep(globalStep, rank: communicator.rank, input: loader.input, dataPath: loader.dataset.path)
+            }
             context.sampleIndices.removeAll(keepingCapacity: true)
             context.sampleIndices.append(contentsOf: part)
             let last = m == accumulate - 1
@@ -67,16 +75,37 @@ final class StepRunner {
         }
         bucketer.finish()
         if let bad = firstNonFiniteGradient() {
-            let what = localLossFinite ? "non-finite gradient at step \(globalStep) (first in \(bad))"
-                                       : "non-finite loss at step \(globalStep) on rank \(communicator.rank)"
+            // Rare path, taken by every rank together (same summed gradients): one extra
+            // collective finds the lowest rank, if any, whose own loss was not finite.
+            let size = communicator.size
+            let lossRank = size > 1 ? Int(-communicator.allReduceMax(localLossFinite ? -Double(size) : -Double(communicator.rank)))
+                                    : (localLossFinite ? size : 0)
+            let what = lossRank < size
+                ? "non-finite loss at step \(globalStep) on rank \(lossRank) (first non-finite gradient in \(bad))"
+                : "non-finite gradient at step \(globalStep) (first in \(bad))"
             guard skipNonfinite else {
                 throw CollectiveStop(what + "; stopped without writing a checkpoint of this state (train.skip_nonfinite: true skips such steps)", code: 3)
             }
             skippedSteps += 1
+            restoreBuffers()
             return .skipped(what)
         }
         optimizer.step(store: model.store, lr: lr)
         return .none
+    }
+
+    private func saveBuffers() {
+        let b = model.store.bufferValues, counters = model.store.counters
+        if buffersBefore.count != b.count { buffersBefore = Array(b) } else { for i in 0..<b.count { buffersBefore[i] = b[i] } }
+        if countersBefore.count != counters.count { countersBefore = counters.map(\.value) } else {
+            for (i, c) in counters.enumerated() { countersBefore[i] = c.value }
+        }
+    }
+
+    private func restoreBuffers() {
+        let b = model.store.bufferValues
+        for i in 0..<b.count { b[i] = buffersBefore[i] }
+        for (i, c) in model.store.counters.enumerated() { c.value = countersBefore[i] }
     }
 
     /// The first parameter, in forward order, whose summed gradient holds NaN or ±inf.
