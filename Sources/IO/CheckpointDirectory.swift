@@ -29,8 +29,8 @@ public struct CheckpointDirectory: Sendable {
     /// returns its path. Pruning is separate, so it happens only after this one is complete.
     @discardableResult
     public func write(_ checkpoint: Checkpoint) throws -> String {
-        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw IOError(file: path, "cannot create checkpoint folder")
+        do { try FileSystem.makeFolders(path) } catch {
+            throw IOError(file: path, "cannot create checkpoint folder (\(error))")
         }
         let p = filePath(step: checkpoint.metadata.step)
         try CheckpointFile.write(checkpoint, to: p)

@@ -4,8 +4,35 @@ import Glibc
 #endif
 
 /// Durable file replacement: the fsync/rename dance that makes a file appear under its final
-/// name complete or not at all, even across a crash or power loss.
-enum FileSystem {
+/// name complete or not at all, even across a crash or power loss; and output folders that are
+/// checked for writability up front, with the operating system's reason when they are not.
+public enum FileSystem {
+    /// Creates `path` and its parents when missing (mkdir -p), then proves a file can be created
+    /// in it (a probe file, removed at once). Fails with one line and the system's reason:
+    /// `runs/x: cannot create folder: Read-only file system`, `runs/x: not writable: Permission denied`.
+    public static func ensureWritableFolder(_ path: String) throws {
+        try makeFolders(path)
+        let probe = (path as NSString).appendingPathComponent(".write-probe-\(getpid())")
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw IOError(file: path, "not writable: \(String(cString: strerror(errno)))") }
+        close(fd)
+        unlink(probe)
+    }
+
+    /// mkdir -p with the reason of the first failure, naming the component that failed.
+    static func makeFolders(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw IOError(file: path, "exists and is not a folder") }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeFolders(parent) }
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw IOError(file: path, "cannot create folder: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// fsync(2) on a file or directory path.
     static func fsync(path: String) throws {
         let fd = open(path, O_RDONLY)

@@ -87,9 +87,18 @@ public final class Trainer {
         cursor = TrainingCursor(stepsPerEpoch: sampler.stepsPerEpoch, globalBatch: t.batchSize)
         checkpoints = CheckpointPolicy(config: config, communicator: comm, forceResume: forceResume,
                                        datasetIdentity: "\((config.data.path as NSString).lastPathComponent) (\(train.count) train images \(Shape.format(imageShape)))")
+        // An unwritable output folder stops the run now, not at the first checkpoint an epoch later.
+        try comm.agree("checking the output folders") {
+            guard comm.isRoot else { return }
+            for (key, dir) in [("checkpoint.dir", config.checkpoint.dir), ("log.dir", config.log.dir)] {
+                do { try FileSystem.ensureWritableFolder(dir) } catch { throw TrainingError("\(config.file): \(key): \(error)") }
+            }
+        }
         let resumed = try checkpoints.resume(model: model, optimizer: optimizer, runner: runner, cursor: &cursor)
-        log = comm.isRoot ? try MetricsLog(directory: config.log.dir, resumeStep: resumed ? cursor.globalStep : nil,
-                                           printsProgress: config.log.progress) : nil
+        let resumeStep = resumed ? cursor.globalStep : nil
+        log = try comm.agree("opening the metrics log") {
+            comm.isRoot ? try MetricsLog(directory: config.log.dir, resumeStep: resumeStep, printsProgress: config.log.progress) : nil
+        }
 
         let hosts = comm.allGather(string: comm.hostname)
         if let log {
