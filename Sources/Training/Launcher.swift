@@ -6,7 +6,7 @@ import Foundation
 public enum Launcher {
     /// Runs a training job on this rank and returns the process exit status:
     /// 0 finished; 1 bad input or failure (one line on stderr); 3 non-finite loss or gradient;
-    /// 128+signal after a requested stop (SIGTERM 143, SIGINT 130) with a checkpoint written.
+    /// 128+signal after a requested stop (SIGTERM 143, SIGINT 130, SIGUSR1 138) with a checkpoint written.
     /// `stopAtStep` stops like SIGTERM after that global step (tests of exact resume use it).
     public static func runTraining(configPath: String, overrides: [String], forceResume: Bool = false,
                                    stopAtStep: Int? = nil) -> Int32 {
@@ -65,8 +65,21 @@ public enum Launcher {
     }
 }
 
-/// SIGTERM / SIGINT (Slurm preemption, Ctrl-C): recorded, then acted on at the next step
-/// boundary by every rank together (finish the step, write a checkpoint, exit 128+signal).
+/// SIGTERM / SIGINT / SIGUSR1 (Slurm preemption, Ctrl-C, a scheduler's warning): recorded,
+/// then acted on at the next step boundary by every rank together (finish the step, write a
+/// checkpoint, exit 128+signal: 143, 130, 138).
+///
+/// Under Open MPI's mpirun (4.1, measured by Tests/TrainingTests/ResumeTests): a SIGTERM or
+/// SIGINT sent to mpirun reaches every rank as SIGTERM, but mpirun SIGKILLs the ranks
+/// `odls_base_sigkill_timeout` seconds later — 1 s by default, too short for a step and a
+/// checkpoint — and itself exits 1. Either give the ranks time
+/// (`mpirun --mca odls_base_sigkill_timeout 120 ...` or OMPI_MCA_odls_base_sigkill_timeout=120
+/// in mpirun's environment; the ranks then exit 143, mpirun still 1), or send SIGUSR1 to mpirun,
+/// which forwards it to every rank without killing anything (ranks exit 138, and so does
+/// mpirun). Slurm: launch ranks with `srun` (each rank gets the SIGTERM itself, and KillWait,
+/// 30 s by default, bounds the time to stop), or with mpirun ask for an early SIGUSR1 to the
+/// batch shell (`#SBATCH --signal=B:USR1@300`) and forward it: `trap 'kill -USR1 $pid' USR1;
+/// mpirun ... & pid=$!; wait $pid; wait $pid`.
 public enum StopSignal {
     nonisolated(unsafe) private static var value: Int32 = 0
 
@@ -75,5 +88,6 @@ public enum StopSignal {
     public static func install() {
         signal(SIGTERM) { StopSignal.value = $0 }
         signal(SIGINT) { StopSignal.value = $0 }
+        signal(SIGUSR1) { StopSignal.value = $0 }
     }
 }
