@@ -183,7 +183,9 @@ final class CheckpointPolicy {
         guard let path = config.model.initFrom else { return }
         try communicator.agree("loading model.init_from") {
             guard communicator.isRoot else { return }
-            try StateLoader.load(try CheckpointFile.read(path), into: model, file: path)
+            do { try StateLoader.load(try CheckpointFile.read(path), into: model, file: path) } catch {
+                throw TrainingError("\(config.file): model.init_from: \(error)")
+            }
             say("initialised the model from \(path)")
         }
         communicator.broadcast(model.store.values, root: 0)

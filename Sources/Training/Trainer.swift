@@ -57,7 +57,12 @@ public final class Trainer {
         let numClasses = config.model.numClasses ?? Swift.max(train.numClasses, test.numClasses)
         let imageShape = [train.channels, train.height, train.width]
         let model = try comm.agree("building the model") {
-            try ModelFactory.build(config.model, imageShape: imageShape, numClasses: numClasses, seed: t.seed)
+            do { return try ModelFactory.build(config.model, imageShape: imageShape, numClasses: numClasses, seed: t.seed) } catch {
+                // Name the config (the model's own message names the layer) and where an implied class count came from.
+                let implied = config.model.numClasses == nil && "\(error)".contains("num_classes")
+                    ? " (num_classes \(numClasses) comes from the labels of \(config.data.path); set model.num_classes to choose)" : ""
+                throw TrainingError("\(config.file): model: \(error)\(implied)")
+            }
         }
         guard model.inputShape == imageShape else {
             throw CollectiveStop("\(config.data.path): images are \(Shape.format(imageShape)) (C, H, W) but model '\(config.model.name)' takes \(Shape.format(model.inputShape))")
