@@ -34,7 +34,9 @@ public final class BatchNormReLU: Layer {
     public let batchesTracked: Counter
 
     private let spatial: Int
-    private let y = Tensor(shape: [0])    // (N, C, H, W) output, kept for the ReLU mask
+    private let y: Tensor                 // (N, C, H, W) output, kept for the ReLU mask (or shared, see init)
+    /// True when the output lives in a tensor shared with other layers (see init).
+    public let sharesOutput: Bool
     private let gx = Tensor(shape: [0])   // (N, C, H, W) input gradient of the standalone path
     private var source: Tensor?           // (N, C_src, H, W) read by the last forward
     private var sourceChannels = 0
@@ -45,12 +47,16 @@ public final class BatchNormReLU: Layer {
     private let reduce: UnsafeMutablePointer<Float>   // (2C + 1) sums exchanged for sync BN
     private let sums: UnsafeMutablePointer<Double>    // (2C) per-channel accumulators
 
+    /// `sharedOutput`: write the output into this tensor instead of an own one. Its owner lets
+    /// several layers take turns in it and calls `recompute()` before this layer's backward
+    /// (memory-efficient DenseNet: one BN-ReLU buffer per dense block instead of one per layer).
     public init(name: String, inputShape: [Int], relu: Bool = true, momentum: Float = 0.1, eps: Float = 1e-5,
-                store: ParameterStore) throws {
+                sharedOutput: Tensor? = nil, store: ParameterStore) throws {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ShapeError("batchnorm '\(name)': expected input (C, H, W) with positive sizes, got \(Shape.format(inputShape))")
         }
         self.name = name; self.inputShape = inputShape; self.relu = relu
+        y = sharedOutput ?? Tensor(shape: [0]); sharesOutput = sharedOutput != nil
         self.momentum = momentum; self.eps = eps
         channels = inputShape[0]; spatial = inputShape[1] * inputShape[2]
         let p = name.isEmpty ? "" : name + "."
@@ -142,6 +148,22 @@ public final class BatchNormReLU: Layer {
             invStd[k] = Float(1 / (variance + Double(eps)).squareRoot())
             rm[k] = Float((1 - m) * Double(rm[k]) + m * mu)
             rv[k] = Float((1 - m) * Double(rv[k]) + m * variance * count / (count - 1))
+        }
+    }
+
+    /// Rewrites the last forward's output from its (unchanged) source with the statistics that
+    /// forward used, into the shared output tensor; nothing else changes (no running stats).
+    public func recompute() {
+        guard let x = source else { preconditionFailure("batchnorm '\(name)': recompute before forward") }
+        let n = x.dim(0), c = channels, hw = spatial, cs = sourceChannels
+        y.resize([n, c, inputShape[1], inputShape[2]])
+        let xs = x.data, ys = y.data, w = weight.value!, b = bias.value!
+        for k in 0..<c {
+            let scale = w[k] * invStd[k], mu = mean[k], beta = b[k]
+            for i in 0..<n {
+                Self.normalize(xs + (i * cs + k) * hw, into: ys + (i * c + k) * hw, hw,
+                               mean: mu, scale: scale, shift: beta, relu: relu)
+            }
         }
     }
 

@@ -13,9 +13,9 @@ public final class DenseLayer {
     public var inChannels: Int { norm1.channels }
     var layers: [Layer] { [norm1, conv1, norm2, conv2] }
 
-    init(name: String, inputShape: [Int], growth: Int, bnSize: Int, store: ParameterStore) throws {
+    init(name: String, inputShape: [Int], growth: Int, bnSize: Int, features: Tensor, store: ParameterStore) throws {
         self.name = name
-        norm1 = try BatchNormReLU(name: "\(name).norm1", inputShape: inputShape, store: store)
+        norm1 = try BatchNormReLU(name: "\(name).norm1", inputShape: inputShape, sharedOutput: features, store: store)
         conv1 = try Conv2d(name: "\(name).conv1", inputShape: inputShape, outChannels: bnSize * growth, kernel: 1,
                            bias: false, store: store)
         norm2 = try BatchNormReLU(name: "\(name).norm2", inputShape: conv1.outputShape, store: store)
@@ -32,8 +32,13 @@ public final class DenseLayer {
 /// (its fused BN-ReLU takes a strided channel prefix) and writes its k new channels after it.
 /// Backward mirrors this with one block gradient buffer: layer l's input gradient is *added*
 /// into the prefix, and by the time layer l runs backward, the gradient of its k output
-/// channels is complete (only later layers read them). Each layer keeps its BN-ReLU output
-/// (N, c_l, H, W) for conv1's weight gradient — time over memory.
+/// channels is complete (only later layers read them).
+///
+/// The layers' first BN-ReLU outputs (N, c_l, H, W) — quadratic in depth if each were kept —
+/// share one buffer too (Pleiss et al. 2017, "Memory-efficient implementation of DenseNets"):
+/// before layer l's backward its norm1 recomputes its output from the block buffer with the
+/// statistics of the forward (one cheap element-wise pass), and conv1, which kept a reference
+/// to that buffer, finds its input as it was.
 ///
 /// After each layer's backward, `ctx.gradientsReady` gets the offset of its first parameter.
 public final class DenseBlock: Layer {
@@ -47,7 +52,9 @@ public final class DenseBlock: Layer {
     private let block = Tensor(shape: [0])    // (N, C₀ + L·k, H, W) input and every layer's output
     private let gBlock = Tensor(shape: [0])   // (N, C₀ + L·k, H, W) gradient of the above
     private let gNew = Tensor(shape: [0])     // (N, k, H, W) gradient of one layer's new channels
+    private let gMid = Tensor(shape: [0])     // (N, bnSize·k, H, W) gradient at conv1's output, shared by all layers
     private let gx = Tensor(shape: [0])       // (N, C₀, H, W)
+    private let features = Tensor(shape: [0]) // (N, c_l, H, W) BN-ReLU output of the current layer, shared
 
     public init(name: String, inputShape: [Int], layers count: Int, growth: Int, bnSize: Int = 4,
                 store: ParameterStore) throws {
@@ -62,7 +69,7 @@ public final class DenseBlock: Layer {
         var c = inputShape[0]
         for l in 0..<count {
             layers.append(try DenseLayer(name: "\(name).denselayer\(l + 1)", inputShape: [c, inputShape[1], inputShape[2]],
-                                         growth: growth, bnSize: bnSize, store: store))
+                                         growth: growth, bnSize: bnSize, features: features, store: store))
             c += growth
         }
         denseLayers = layers
@@ -73,6 +80,7 @@ public final class DenseBlock: Layer {
         checkInput(x, kind: "dense block")
         let n = x.dim(0), c0 = inputShape[0], ct = outputShape[0], hw = inputShape[1] * inputShape[2]
         block.resize([n] + outputShape)
+        features.resize([n, denseLayers.last!.inChannels, inputShape[1], inputShape[2]])   // capacity for the widest
         Self.copyChannels(from: x.data, fromChannels: c0, fromOffset: 0, to: block.data, toChannels: ct,
                           toOffset: 0, count: c0, rows: n, spatial: hw)
         for layer in denseLayers {
@@ -96,10 +104,12 @@ public final class DenseBlock: Layer {
             let c = layer.inChannels
             Self.copyChannels(from: gBlock.data, fromChannels: ct, fromOffset: c, to: gNew.data, toChannels: growth,
                               toOffset: 0, count: growth, rows: n, spatial: hw)
-            var g = layer.conv2.backward(gNew, ctx)   // (N, bnSize·k, H, W)
-            g = layer.norm2.backward(g, ctx)
-            g = layer.conv1.backward(g, ctx)          // (N, c, H, W)
-            layer.norm1.backward(g, into: gBlock, accumulate: true, ctx)
+            let g2 = layer.conv2.backward(gNew, ctx)   // (N, bnSize·k, H, W)
+            gMid.resize(g2.shape)
+            layer.norm2.backward(g2, into: gMid, accumulate: false, ctx)
+            layer.norm1.recompute()                    // conv1's input, back in the shared buffer
+            let g1 = layer.conv1.backward(gMid, ctx)   // (N, c, H, W)
+            layer.norm1.backward(g1, into: gBlock, accumulate: true, ctx)
             ctx.gradientsReady?(layer.norm1.weight.offset)
         }
         gx.resize([n] + inputShape)

@@ -9,8 +9,9 @@ import NN
 /// Activation memory per image (training) counts, in float32 bytes: the input image, every
 /// row's output (each leaf layer owns and keeps its output for its own or its successor's
 /// backward; a residual block's post-add ReLU output and a dense block's concatenation buffer
-/// are rows of their own). Not counted: gradient buffers, per-channel BN statistics, pooling
-/// argmax indices, im2col workspaces and the parameters themselves.
+/// are rows of their own), except that the dense layers' first BN-ReLU outputs, which share
+/// one recomputed buffer per block, count once at the widest. Not counted: gradient buffers,
+/// per-channel BN statistics, pooling argmax indices, im2col workspaces and the parameters.
 public struct ModelSummary {
     public struct Row {
         public let name: String
@@ -39,8 +40,11 @@ public struct ModelSummary {
             owned[owner, default: 0] += p.count
         }
         var rows: [Row] = []
+        var sharedRows: [Bool] = []        // output lives in a shared, recomputed buffer
+        var denseBlocks: [DenseBlock] = []
         func walk(_ layer: Layer) {
             if layer.children.isEmpty {
+                sharedRows.append((layer as? BatchNormReLU)?.sharesOutput ?? false)
                 let count = owned[layer.name] ?? 0
                 rows.append(Row(name: layer.name, kind: Self.kind(of: layer), outputShape: layer.outputShape,
                                 params: count, macs: Self.macs(of: layer, store: model.store)))
@@ -48,9 +52,11 @@ public struct ModelSummary {
             }
             layer.children.forEach(walk)
             if let block = layer as? ResidualBlock {
+                sharedRows.append(false)
                 rows.append(Row(name: block.name, kind: "\(block.kind.rawValue) add+relu", outputShape: block.outputShape,
                                 params: 0, macs: 0))
             } else if let block = layer as? DenseBlock {
+                denseBlocks.append(block); sharedRows.append(false)
                 rows.append(Row(name: block.name, kind: "dense concat", outputShape: block.outputShape, params: 0, macs: 0))
             }
         }
@@ -62,7 +68,9 @@ public struct ModelSummary {
         buffersFloat = model.store.bufferCount
         stateDictKeys = model.store.stateKeys.count
         forwardMacs = rows.reduce(0) { $0 + $1.macs }
-        let floats = model.inputShape.reduce(1, *) + rows.reduce(0) { $0 + $1.outputShape.reduce(1, *) }
+        var floats = model.inputShape.reduce(1, *)
+        for (row, shares) in zip(rows, sharedRows) where !shares { floats += row.outputShape.reduce(1, *) }
+        for block in denseBlocks { floats += block.denseLayers.last!.norm1.outputShape.reduce(1, *) }
         activationBytesPerImage = 4 * floats
     }
 
