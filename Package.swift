@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "trainer",
                           dependencies: ["Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fast),
-        .executableTarget(name: "bench", dependencies: ["NN", "TensorCore"], swiftSettings: fast),
+        .executableTarget(name: "bench", dependencies: ["Models", "NN", "TensorCore"], swiftSettings: fast),
         .executableTarget(name: "mpi-selftest", dependencies: ["Distributed"], path: "Sources/mpi-selftest"),
 
         .target(name: "TestSupport", dependencies: ["IO", "TensorCore"], path: "Tests/TestSupport"),

@@ -214,17 +214,17 @@ enum ConvBenchmark {
         return rates
     }
 
-    /// Launch/bench/conv_torch.py: from $TRAINER_BENCH_TORCH, the working directory, or the
+    /// Launch/bench/<name>: from $TRAINER_BENCH_TORCH (a folder), the working directory, or the
     /// repository the executable was built in (<repo>/.build*/<config>/trainer-bench).
-    static func torchScript() -> String? {
+    static func torchScript(_ name: String = "conv_torch.py") -> String? {
         let fm = FileManager.default
         var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["TRAINER_BENCH_TORCH"] { candidates.append(env) }
-        candidates.append(fm.currentDirectoryPath + "/Launch/bench/conv_torch.py")
+        if let env = ProcessInfo.processInfo.environment["TRAINER_BENCH_TORCH"] { candidates.append(env + "/" + name) }
+        candidates.append(fm.currentDirectoryPath + "/Launch/bench/" + name)
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<4 {
             dir = dir.deletingLastPathComponent()
-            candidates.append(dir.appendingPathComponent("Launch/bench/conv_torch.py").path)
+            candidates.append(dir.appendingPathComponent("Launch/bench/" + name).path)
         }
         return candidates.first { fm.fileExists(atPath: $0) }
     }

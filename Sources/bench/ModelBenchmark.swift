@@ -1,0 +1,126 @@
+import Foundation
+import Models
+import NN
+import TensorCore
+
+/// `trainer-bench models`: training throughput of whole models against PyTorch's, one run.
+///
+/// A step is what the trainer does per batch on one rank: forward in train mode, softmax
+/// cross-entropy, backward into the flat gradient buffer, and an SGD-momentum update. The batch
+/// is random (N, 3, 32, 32) data with random labels; img/s = batch / median step time.
+/// Launch/bench/models_torch.py measures the reference PyTorch model (same architecture, same
+/// batch, same thread count, SGD-momentum) in the same run, and the ratio is printed.
+enum ModelBenchmark {
+    struct Options {
+        var batch = 128, threads = 1, steps = 5
+        var models = ["cifar_cnn", "resnet20", "densenet_bc_100_k12", "resnet18_cifar_stem"]
+        var torch = true
+        var cpuClock = false
+    }
+
+    static let help = """
+        usage: trainer-bench models [--batch N] [--threads N] [--steps N] [--models a,b,...] [--no-torch] [--clock wall|cpu]
+          --batch N      images per step (default 128)
+          --threads N    OpenBLAS threads, and torch.set_num_threads (default 1)
+          --steps N      timed steps per model after one warm-up step; the median counts (default 5)
+          --models LIST  comma-separated presets (default cifar_cnn,resnet20,densenet_bc_100_k12,resnet18_cifar_stem)
+          --no-torch     skip the PyTorch comparison
+          --clock cpu    thread CPU time instead of wall time (1 thread; for machines shared with other work)
+        """
+
+    static func run(arguments: [String]) -> Int32 {
+        var o = Options()
+        var i = 0
+        while i < arguments.count {
+            let flag = arguments[i]
+            func next() -> String? { i += 1; return i < arguments.count ? arguments[i] : nil }
+            switch flag {
+            case "--batch": guard let v = next().flatMap(Int.init), v > 0 else { return usage("--batch needs a positive integer") }; o.batch = v
+            case "--threads": guard let v = next().flatMap(Int.init), v > 0 else { return usage("--threads needs a positive integer") }; o.threads = v
+            case "--steps": guard let v = next().flatMap(Int.init), v > 0 else { return usage("--steps needs a positive integer") }; o.steps = v
+            case "--models": guard let v = next() else { return usage("--models needs a list") }; o.models = v.split(separator: ",").map(String.init)
+            case "--no-torch": o.torch = false
+            case "--clock":
+                switch next() {
+                case "cpu": o.cpuClock = true
+                case "wall": o.cpuClock = false
+                default: return usage("--clock takes wall or cpu")
+                }
+            case "--help", "-h": print(help); return 0
+            default: return usage("unknown option \(flag)")
+            }
+            i += 1
+        }
+        if o.cpuClock && o.threads != 1 { return usage("--clock cpu measures one thread; use it with --threads 1") }
+        BLAS.threads = o.threads
+        ConvBenchmark.clock = o.cpuClock ? .threadCPU : .wall
+
+        let torch = o.torch ? torchRates(o) : nil
+        print("training step (forward + cross-entropy + backward + SGD momentum), batch \(o.batch), \(o.threads) thread(s), 3x32x32 input, median of \(o.steps) steps, \(o.cpuClock ? "thread CPU time" : "wall time")")
+        print("model                      ms/step    img/s   torch img/s   ours/torch")
+        print(String(repeating: "-", count: 72))
+        for name in o.models {
+            do {
+                let seconds = try measure(name, o)
+                var line = String(format: "%-24@ %9.1f %8.1f", name as NSString, seconds * 1000, Double(o.batch) / seconds)
+                if let t = torch?[name] {
+                    line += String(format: "   %11.1f   %9.2fx", t, Double(o.batch) / seconds / t)
+                } else {
+                    line += "             -"
+                }
+                print(line)
+                fflush(nil)
+            } catch {
+                print("\(name): \(error)")
+                return 1
+            }
+        }
+        if torch == nil && o.torch { print("PyTorch comparison skipped: python3 cannot import torch or Launch/bench/models_torch.py not found") }
+        return 0
+    }
+
+    /// Median seconds of one training step of preset `name`.
+    static func measure(_ name: String, _ o: Options) throws -> Double {
+        let model = try ModelZoo.build(name: name, numClasses: 10, inChannels: 3, inputShape: [3, 32, 32], seed: 1)
+        var rng = Philox(seed: 2)
+        let x = Tensor(shape: [o.batch, 3, 32, 32], values: (0..<(o.batch * 3 * 32 * 32)).map { _ in rng.normal() })
+        let labels = (0..<o.batch).map { _ in Int32(rng.below(10)) }
+        let ctx = ForwardContext(training: true, seed: 1, sampleIndices: Array(0..<o.batch))
+        let loss = CrossEntropyLoss()
+        let sgd = SGD(momentum: 0.9, nesterov: false, weightDecay: 5e-4, dampening: 0)
+        sgd.prepare(for: model.store)
+        func step() {
+            model.store.zeroGrads()
+            let logits = model.forward(x, ctx)
+            labels.withUnsafeBufferPointer { _ = loss.forward(logits, labels: $0) }
+            model.backward(loss.backward(), ctx)
+            sgd.step(store: model.store, lr: 0.01)
+        }
+        step()  // sizes every buffer
+        var times = (0..<o.steps).map { _ in ConvBenchmark.seconds(step) }
+        times.sort()
+        return times[times.count / 2]
+    }
+
+    static func usage(_ problem: String) -> Int32 {
+        FileHandle.standardError.write(Data("trainer-bench models: \(problem)\n\(help)\n".utf8))
+        return 2
+    }
+
+    /// PyTorch img/s by model name, or nil when torch or the script is unavailable.
+    static func torchRates(_ o: Options) -> [String: Double]? {
+        guard let script = ConvBenchmark.torchScript("models_torch.py") else { return nil }
+        guard (try? ConvBenchmark.python(["-c", "import torch"]))?.status == 0 else { return nil }
+        let spec: [String: Any] = ["batch": o.batch, "threads": o.threads, "steps": o.steps,
+                                   "clock": o.cpuClock ? "cpu" : "wall", "models": o.models]
+        guard let json = try? JSONSerialization.data(withJSONObject: spec),
+              let result = try? ConvBenchmark.python([script, String(decoding: json, as: UTF8.self)]), result.status == 0,
+              let parsed = try? JSONSerialization.jsonObject(with: result.output) as? [String: Any],
+              let rows = parsed["models"] as? [String: Double] else {
+            print("PyTorch comparison failed: \(script) did not print its JSON result")
+            return nil
+        }
+        if let version = parsed["torch"] as? String { print("PyTorch \(version) measured in this run (torch.set_num_threads(\(o.threads)))") }
+        return rows
+    }
+}
