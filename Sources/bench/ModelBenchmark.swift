@@ -62,7 +62,8 @@ enum ModelBenchmark {
         for name in o.models {
             do {
                 let seconds = try measure(name, o)
-                var line = String(format: "%-24@ %9.1f %8.1f", name as NSString, seconds * 1000, Double(o.batch) / seconds)
+                var line = name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                    + String(format: " %9.1f %8.1f", seconds * 1000, Double(o.batch) / seconds)
                 if let t = torch?[name] {
                     line += String(format: "   %11.1f   %9.2fx", t, Double(o.batch) / seconds / t)
                 } else {
