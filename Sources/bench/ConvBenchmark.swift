@@ -31,7 +31,9 @@ enum ConvBenchmark {
     struct Options {
         var batch = 128, threads = 1, reps = 10
         var torch = true, check = false
-        var chunkColumns: Int?, maxWorkspace: Int?
+        var chunkColumns: Int?, maxWorkspace: Int?, directMinPixels: Int?
+        /// Short layers repeat until this much time was measured, so best-of sees a quiet moment.
+        var minSeconds = 1.0
         var only: String?
         /// Thread CPU time instead of wall time: robust when other processes share the cores
         /// (with one BLAS thread all the work runs on the calling thread).
@@ -40,15 +42,18 @@ enum ConvBenchmark {
 
     static let help = """
         usage: trainer-bench conv [--batch N] [--threads N] [--reps N] [--no-torch] [--check]
-                                  [--chunk-columns N] [--max-workspace FLOATS] [--only TEXT]
+                                  [--chunk-columns N] [--max-workspace FLOATS] [--direct-min-pixels N]
+                                  [--only TEXT]
                                   [--clock wall|cpu]
           --batch N          images per step (default 128)
           --threads N        OpenBLAS threads (default 1; the floors assume 1)
-          --reps N           timed steps per layer, the best counts (default 10)
+          --reps N           timed steps per layer, at least; short layers repeat until 1 s
+                             has been timed; the best step counts (default 10)
           --no-torch         skip the PyTorch comparison
           --check            exit 1 when a floor is missed
           --chunk-columns N  Conv2d.chunkColumns override (tuning)
           --max-workspace N  Conv2d.maxWorkspace override in floats (tuning)
+          --direct-min-pixels N  Conv2d.directMinPixels override (tuning)
           --only TEXT        measure only the layers whose label contains TEXT (no floor check)
           --clock cpu        time with the thread's CPU clock instead of wall time (both sides;
                              for machines shared with other work; valid for 1 thread only)
@@ -71,6 +76,7 @@ enum ConvBenchmark {
             case "--reps": o.reps = value("--reps")
             case "--chunk-columns": o.chunkColumns = value("--chunk-columns")
             case "--max-workspace": o.maxWorkspace = value("--max-workspace")
+            case "--direct-min-pixels": o.directMinPixels = value("--direct-min-pixels")
             case "--only":
                 i += 1
                 guard i < arguments.count else { fail("trainer-bench conv: --only needs a label fragment") }
@@ -105,7 +111,7 @@ enum ConvBenchmark {
         print(String(format: "cblas_sgemm M=N=K=512, %d thread(s): %.1f GFLOP/s (best of %d measurements in this run)",
                      o.threads, gemm, layers.count + 1))
         print("conv2d forward+backward (input gradient included), batch \(o.batch), \(o.threads) thread(s), "
-              + "GFLOP/s = 6 x MACs / best of \(o.reps) steps, \(o.cpuClock ? "thread CPU time" : "wall time")")
+              + "GFLOP/s = 6 x MACs / best of >= \(o.reps) steps (>= 1 s per layer), \(o.cpuClock ? "thread CPU time" : "wall time")")
         let torch = o.torch ? torchRates(layers, o) : nil
 
         let header = "layer".padding(toLength: 30, withPad: " ", startingAt: 0)
@@ -175,6 +181,7 @@ enum ConvBenchmark {
         store.finalize(seed: 1)
         if let v = o.chunkColumns { conv.chunkColumns = v }
         if let v = o.maxWorkspace { conv.maxWorkspace = v }
+        if let v = o.directMinPixels { conv.directMinPixels = v }
         let ctx = ForwardContext(training: true)
         let x = randomTensor([o.batch, l.cin, l.size, l.size], seed: 3)
         let gy = randomTensor([o.batch] + conv.outputShape, seed: 4)
@@ -183,8 +190,11 @@ enum ConvBenchmark {
             _ = conv.backward(gy, ctx)
         }
         step()  // first step sizes every buffer
-        var best = Double.infinity
-        for _ in 0..<o.reps { best = min(best, seconds(step)) }
+        var best = Double.infinity, total = 0.0, reps = 0
+        while reps < o.reps || total < o.minSeconds {
+            let t = seconds(step)
+            best = min(best, t); total += t; reps += 1
+        }
         return (best, 6 * Double(conv.macsPerSample * o.batch))
     }
 
