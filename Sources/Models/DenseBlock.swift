@@ -13,7 +13,7 @@ public final class DenseLayer {
     public var inChannels: Int { norm1.channels }
     var layers: [Layer] { [norm1, conv1, norm2, conv2] }
 
-    init(name: String, inputShape: [Int], growth: Int, bnSize: Int, features: Tensor, store: ParameterStore) throws {
+    init(name: String, inputShape: [Int], growth: Int, bnSize: Int, features: Tensor?, store: ParameterStore) throws {
         self.name = name
         norm1 = try BatchNormReLU(name: "\(name).norm1", inputShape: inputShape, sharedOutput: features, store: store)
         conv1 = try Conv2d(name: "\(name).conv1", inputShape: inputShape, outChannels: bnSize * growth, kernel: 1,
@@ -38,7 +38,7 @@ public final class DenseLayer {
 /// share one buffer too (Pleiss et al. 2017, "Memory-efficient implementation of DenseNets"):
 /// before layer l's backward its norm1 recomputes its output from the block buffer with the
 /// statistics of the forward (one cheap element-wise pass), and conv1, which kept a reference
-/// to that buffer, finds its input as it was.
+/// to that buffer, finds its input as it was. `memoryEfficient: false` keeps one per layer.
 ///
 /// After each layer's backward, `ctx.gradientsReady` gets the offset of its first parameter.
 public final class DenseBlock: Layer {
@@ -46,6 +46,8 @@ public final class DenseBlock: Layer {
     public let inputShape: [Int]
     public let outputShape: [Int]
     public let growth: Int
+    /// Whether the layers' first BN-ReLU outputs share one recomputed buffer (see above).
+    public let memoryEfficient: Bool
     public let denseLayers: [DenseLayer]
     public var children: [Layer] { denseLayers.flatMap { $0.layers } }
 
@@ -57,19 +59,19 @@ public final class DenseBlock: Layer {
     private let features = Tensor(shape: [0]) // (N, c_l, H, W) BN-ReLU output of the current layer, shared
 
     public init(name: String, inputShape: [Int], layers count: Int, growth: Int, bnSize: Int = 4,
-                store: ParameterStore) throws {
+                memoryEfficient: Bool = true, store: ParameterStore) throws {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ShapeError("dense block '\(name)': expected input (C, H, W), got \(Shape.format(inputShape))")
         }
         guard count >= 1, growth >= 1, bnSize >= 1 else {
             throw ShapeError("dense block '\(name)': needs layers, growth and bn_size ≥ 1 (got \(count), \(growth), \(bnSize))")
         }
-        self.name = name; self.inputShape = inputShape; self.growth = growth
+        self.name = name; self.inputShape = inputShape; self.growth = growth; self.memoryEfficient = memoryEfficient
         var layers: [DenseLayer] = []
         var c = inputShape[0]
         for l in 0..<count {
             layers.append(try DenseLayer(name: "\(name).denselayer\(l + 1)", inputShape: [c, inputShape[1], inputShape[2]],
-                                         growth: growth, bnSize: bnSize, features: features, store: store))
+                                         growth: growth, bnSize: bnSize, features: memoryEfficient ? features : nil, store: store))
             c += growth
         }
         denseLayers = layers
@@ -80,7 +82,7 @@ public final class DenseBlock: Layer {
         checkInput(x, kind: "dense block")
         let n = x.dim(0), c0 = inputShape[0], ct = outputShape[0], hw = inputShape[1] * inputShape[2]
         block.resize([n] + outputShape)
-        features.resize([n, denseLayers.last!.inChannels, inputShape[1], inputShape[2]])   // capacity for the widest
+        if memoryEfficient { features.resize([n, denseLayers.last!.inChannels, inputShape[1], inputShape[2]]) }  // capacity for the widest
         Self.copyChannels(from: x.data, fromChannels: c0, fromOffset: 0, to: block.data, toChannels: ct,
                           toOffset: 0, count: c0, rows: n, spatial: hw)
         for layer in denseLayers {
@@ -107,7 +109,7 @@ public final class DenseBlock: Layer {
             let g2 = layer.conv2.backward(gNew, ctx)   // (N, bnSize·k, H, W)
             gMid.resize(g2.shape)
             layer.norm2.backward(g2, into: gMid, accumulate: false, ctx)
-            layer.norm1.recompute()                    // conv1's input, back in the shared buffer
+            if memoryEfficient { layer.norm1.recompute() }   // conv1's input, back in the shared buffer
             let g1 = layer.conv1.backward(gMid, ctx)   // (N, c, H, W)
             layer.norm1.backward(g1, into: gBlock, accumulate: true, ctx)
             ctx.gradientsReady?(layer.norm1.weight.offset)

@@ -8,11 +8,12 @@ import NN
 /// `features.transition<b>.{norm,conv}` (+ avg-pool 2x2/2) between blocks,
 /// `features.norm5`, ReLU, global average pool, `classifier`.
 /// Transition b maps c channels to floor(c · compression). Every BN that is followed by a
-/// ReLU is the fused `BatchNormReLU`; dense blocks share one concatenation buffer.
+/// ReLU is the fused `BatchNormReLU`; dense blocks share one concatenation buffer and, when
+/// `memoryEfficient` (default), one recomputed BN-ReLU buffer.
 public enum DenseNet {
     public static func build(growth: Int, blocks: [Int], initFeatures: Int, bnSize: Int = 4,
                              compression: Double = 0.5, stem: Stem, numClasses: Int, inputShape: [Int],
-                             seed: UInt64 = 0, name: String = "densenet") throws -> Model {
+                             seed: UInt64 = 0, name: String = "densenet", memoryEfficient: Bool = true) throws -> Model {
         guard !blocks.isEmpty, blocks.allSatisfy({ $0 >= 1 }), growth >= 1, initFeatures >= 1, bnSize >= 1,
               numClasses >= 1 else {
             throw ShapeError("densenet '\(name)': blocks (non-empty), growth, init_features, bn_size and num_classes must be ≥ 1")
@@ -35,7 +36,7 @@ public enum DenseNet {
         }
         for (b, count) in blocks.enumerated() {
             try net.add(DenseBlock(name: "features.denseblock\(b + 1)", inputShape: net.outputShape, layers: count,
-                                   growth: growth, bnSize: bnSize, store: store))
+                                   growth: growth, bnSize: bnSize, memoryEfficient: memoryEfficient, store: store))
             if b < blocks.count - 1 {
                 let c = net.outputShape[0]
                 let out = Int((Double(c) * compression).rounded(.down))
