@@ -11,19 +11,21 @@ import Foundation
 ///     p  = p − lr / (1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps)     (eps outside the sqrt)
 ///
 /// State slots `exp_avg`, `exp_avg_sq` (+ `max_exp_avg_sq`); the step count is `stepCount`.
-public final class Adam: Optimizer {
+/// `AdamW` is this class with the weight decay decoupled from the gradient.
+public class Adam: Optimizer {
     public let beta1: Double
     public let beta2: Double
     public let eps: Double
     public let weightDecay: Double
     public let amsgrad: Bool
+    /// AdamW: p ← p·(1 − lr·weight_decay) before the update instead of an L2 term in the gradient.
+    public let decoupled: Bool
+    public let kind: String
     public var stepCount = 0
     private let state: OptimizerState
 
-    public init(beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0, amsgrad: Bool = false) {
-        AdamKernel.check(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, kind: "Adam")
-        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay; self.amsgrad = amsgrad
-        state = OptimizerState(names: AdamKernel.slots(amsgrad: amsgrad))
+    public convenience init(beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0, amsgrad: Bool = false) {
+        self.init(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad, decoupled: false)
     }
 
     /// Float hyperparameters, read as the decimals they print as (see `decimalDouble`).
@@ -32,7 +34,14 @@ public final class Adam: Optimizer {
                   weightDecay: decimalDouble(weightDecay), amsgrad: amsgrad)
     }
 
-    public var kind: String { "adam" }
+    init(beta1: Double, beta2: Double, eps: Double, weightDecay: Double, amsgrad: Bool, decoupled: Bool) {
+        kind = decoupled ? "adamw" : "adam"
+        AdamKernel.check(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, kind: decoupled ? "AdamW" : "Adam")
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay; self.amsgrad = amsgrad
+        self.decoupled = decoupled
+        state = OptimizerState(names: AdamKernel.slots(amsgrad: amsgrad))
+    }
+
     public var stateNames: [String] { state.names }
     public var flatState: [(slot: String, values: UnsafeMutableBufferPointer<Float>)] { state.flat }
     public func prepare(for store: ParameterStore) { state.allocate(count: store.parameterCount) }
@@ -43,7 +52,7 @@ public final class Adam: Optimizer {
     public func step(store: ParameterStore, lr: Float) {
         prepare(for: store)
         stepCount += 1
-        AdamKernel(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: false, amsgrad: amsgrad)
+        AdamKernel(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled, amsgrad: amsgrad)
             .update(store: store, state: state, lr: lr, step: stepCount)
     }
 }
