@@ -11,36 +11,28 @@ public enum Launcher {
     public static func runTraining(configPath: String, overrides: [String], forceResume: Bool = false,
                                    stopAtStep: Int? = nil) -> Int32 {
         StopSignal.install()
-        let comm = MPICommunicator.shared
-        FatalSignals.install(rank: comm.rank)
-        do {
+        return runCollective { comm in
             try FaultInjection.checkEnvironment()
             let trainer = try Trainer(configPath: configPath, overrides: overrides, forceResume: forceResume,
                                       communicator: comm)
             let finished = try trainer.run(stopRequested: {
                 StopSignal.received != 0 || stopAtStep.map { trainer.cursor.globalStep >= $0 } == true
             })
-            comm.shutdown()
             if finished { return 0 }
             return StopSignal.received != 0 ? 128 + StopSignal.received : 0
-        } catch let stop as CollectiveStop {
-            if comm.rank == stop.reporter { printError("trainer: \(stop.description)") }
-            comm.shutdown()
-            return stop.code
-        } catch {
-            comm.abort(code: 1, message: "\(error)")
         }
     }
 
-    /// Runs `body` on every rank of an MPI job with the same failure rule as training;
-    /// returns the exit status.
-    public static func runCollective(_ body: (Communicator) throws -> Void) -> Int32 {
+    /// Runs `body` on every rank of an MPI job and returns the process exit status (`body`'s on
+    /// success): a `CollectiveStop` is reported once and every rank exits cleanly; any other
+    /// error aborts the whole job, naming this rank.
+    public static func runCollective(_ body: (Communicator) throws -> Int32) -> Int32 {
         let comm = MPICommunicator.shared
         FatalSignals.install(rank: comm.rank)
         do {
-            try body(comm)
+            let status = try body(comm)
             comm.shutdown()
-            return 0
+            return status
         } catch let stop as CollectiveStop {
             if comm.rank == stop.reporter { printError("trainer: \(stop.description)") }
             comm.shutdown()

@@ -22,6 +22,7 @@ struct Evaluate: ParsableCommand {
         let status = Launcher.runCollective { comm in
             let report = try Evaluation.run(configPath: config, overrides: overrides, checkpoint: checkpoint, communicator: comm)
             if comm.isRoot { print(json ? report.json : report.text) }
+            return 0
         }
         throw ExitCode(status)
     }
