@@ -40,6 +40,9 @@ public final class Trainer {
             throw CollectiveStop("\(config.file): train.batch_size \(t.batchSize) is not divisible by \(comm.size) rank(s) × train.accumulate \(t.accumulate)")
         }
         let data = try comm.agree("opening the dataset") { () -> (ImageDataset, ImageDataset) in
+            guard FileManager.default.fileExists(atPath: config.data.path) else {
+                throw TrainingError("\(config.file): data.path: \(config.data.path): no such file (relative paths start in the working directory)")
+            }
             let classes = config.model.numClasses
             return (try ImageDataset(path: config.data.path, split: "train", numClasses: classes),
                     try ImageDataset(path: config.data.path, split: "test", numClasses: classes))
