@@ -5,7 +5,8 @@ import XCTest
 
 /// Multi-host training over TCP, with two "hosts" made of Linux network namespaces
 /// (Tests/multihost/run.sh builds them, runs mpirun and always removes them): 4 ranks on 2 hosts
-/// must end with the parameters of 4 ranks on one host, and the log must name both hosts.
+/// must end with the parameters of 4 ranks on one host, and the log must name both hosts; the
+/// same again when started the user's way, `Launch/train --hostfile`.
 final class MultiHostTests: XCTestCase {
     func testTwoNamespaceHostsTrainLikeOneHost() throws {
         try ScriptRun.requireRootAndNetns()
@@ -15,7 +16,7 @@ final class MultiHostTests: XCTestCase {
 
         // 2 ranks per host, resnet20, 8 steps of 32 images (16 px) over a 1 Gbit/s shaped link.
         let run = try ScriptRun.run(ScriptRun.repoPath("Tests/multihost/run.sh"),
-                                    ["--trainer", trainer, "--out", out, "--rate", "1gbit",
+                                    ["--trainer", trainer, "--out", out, "--rate", "1gbit", "--runs", "multi single launch",
                                      "--ranks-per-host", "2", "--model", "resnet20", "--epochs", "2", "--batch", "32",
                                      // Cleans up and stops if this test process dies first.
                                      "--parent", String(getpid())],
@@ -31,8 +32,11 @@ final class MultiHostTests: XCTestCase {
 
         let multi = try String(contentsOfFile: out + "/multi.log", encoding: .utf8)
         let single = try String(contentsOfFile: out + "/single.log", encoding: .utf8)
-        XCTAssertTrue(multi.contains("trainer: 4 rank(s) on mh-host1 (2 ranks), mh-host2 (2 ranks),"),
-                      "the 2-host log must report both hosts and 2 ranks per host:\n\(multi)")
+        let launched = try String(contentsOfFile: out + "/launch.log", encoding: .utf8)
+        for (name, log) in [("multi", multi), ("launch", launched)] {
+            XCTAssertTrue(log.contains("trainer: 4 rank(s) on mh-host1 (2 ranks), mh-host2 (2 ranks),"),
+                          "\(name): the 2-host log must report both hosts and 2 ranks per host:\n\(log)")
+        }
         XCTAssertTrue(single.contains("trainer: 4 rank(s) on mh-host1 (4 ranks),"),
                       "the 1-host log must report one host with 4 ranks:\n\(single)")
         XCTAssertTrue(multi.contains("comm wait"), "no progress line with the all-reduce share:\n\(multi)")
@@ -45,6 +49,10 @@ final class MultiHostTests: XCTestCase {
         let error = try Self.relativeError(a.model + a.optimizer, b.model + b.optimizer)
         XCTAssertLessThanOrEqual(error, 1e-6, "2 hosts vs 1 host: final state differs by \(error) (relative)")
         print("multihost: final state 2 hosts vs 1 host: relative error \(error)\(error == 0 ? " (bitwise equal)" : "")")
+        let c = try Self.finalCheckpoint(out + "/launch")
+        XCTAssertEqual(c.metadata.step, a.metadata.step)
+        let launchError = try Self.relativeError(c.model + c.optimizer, b.model + b.optimizer)
+        XCTAssertLessThanOrEqual(launchError, 1e-6, "Launch/train --hostfile vs 1 host: final state differs by \(launchError)")
     }
 
     /// The newest checkpoint of a run folder.

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Multi-host training on one Linux machine: two "hosts" made of network namespaces joined by a
 # veth pair, each with its own hostname and address in a private test subnet, Open MPI over TCP
-# between them. Trains the same small run twice and leaves both for comparison:
+# between them. Trains the same small run in several ways and leaves each for comparison:
 #   multi   K ranks on each of the 2 namespace hosts (2K ranks, TCP between the hosts)
 #   single  2K ranks on namespace host 1 alone (shared memory)
+#   launch  as multi, started the user's way: Launch/train --hostfile (no set-up; TRAINER_BIN)
 #
 # Usage: Tests/multihost/run.sh [options]        (as root; needs `ip netns`, `unshare`, mpirun)
 #   --trainer PATH      trainer binary (default: $TRAINER_BIN, $TRAINER_BIN_DIR/trainer, .build/release/trainer)
 #   --out DIR           work folder, kept (default: a temporary one, removed at exit)
-#   --runs "multi single"  which runs, in order (default both)
+#   --runs "multi single launch"  which runs, in order (default "multi single")
 #   --ranks-per-host K  (default 2)
 #   --rate RATE         shape the link in both directions with tc tbf (e.g. 1gbit; default unshaped)
 #   --model NAME --size PX --train N --test N --batch B --epochs E --log-every S
@@ -174,28 +175,35 @@ log: {every_steps: $log_every}
 EOF
 
 agent="$here/rsh-agent.sh"
-mpi=(mpirun --allow-run-as-root
-     --mca plm_rsh_agent "$agent"
-     --mca btl self,vader,tcp --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet"
-     # The namespace hosts share this machine's cores: binding per "host" would stack both hosts'
-     # ranks on the same cores, so binding is off and BLAS threads are set above.
-     --bind-to none)
-[ "$ranks" -gt "$cores" ] && mpi+=(--mca mpi_yield_when_idle 1)
+# Every byte stays on the test subnet (and loopback inside the namespaces).
+# plm rsh: the remote launch path, even where the environment selects another (OMPI_MCA_plm=isolated).
+net=(--mca plm rsh --mca plm_rsh_agent "$agent"
+     --mca btl self,vader,tcp --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet")
+[ "$ranks" -gt "$cores" ] && net+=(--mca mpi_yield_when_idle 1)
+# The namespace hosts share this machine's cores: binding per "host" would stack both hosts'
+# ranks on the same cores, so binding is off and BLAS threads are set above.
+mpi=(mpirun --allow-run-as-root --bind-to none "${net[@]}")
 
 status=0
 for run in $runs; do
   case "$run" in
-    multi) printf '%s slots=%d\n%s slots=%d\n' "$addr1" "$per_host" "$addr2" "$per_host" > "$out/hostfile-$run"
-           layout=(--map-by "ppr:$per_host:node") ;;
-    single) printf '%s slots=%d\n' "$addr1" "$ranks" > "$out/hostfile-$run"
-            layout=() ;;
-    *) echo "multihost: unknown run '$run' (multi or single)" >&2; exit 2 ;;
+    multi|launch) printf '%s slots=%d\n%s slots=%d\n' "$addr1" "$per_host" "$addr2" "$per_host" > "$out/hostfile-$run" ;;
+    single) printf '%s slots=%d\n' "$addr1" "$ranks" > "$out/hostfile-$run" ;;
+    *) echo "multihost: unknown run '$run' (multi, single or launch)" >&2; exit 2 ;;
   esac
+  case "$run" in
+    multi) cmd=("${mpi[@]}" --hostfile "$out/hostfile-$run" -n "$ranks") ;;
+    single) cmd=("${mpi[@]}" --hostfile "$out/hostfile-$run" -n "$ranks") ;;
+    # The user's path: Launch/train picks the ranks and binding from the hostfile; the namespace
+    # plumbing goes in through MPIRUN_ARGS as a cluster's network settings would.
+    launch) cmd=(env "TRAINER_BIN=$trainer" "MPIRUN_ARGS=${net[*]}" "$repo/Launch/train" --hostfile "$out/hostfile-$run") ;;
+  esac
+  [ "$run" = launch ] || cmd+=("$trainer" train)
+  rm -rf "${out:?}/$run"   # a fresh run: never resume from an earlier use of the same --out
   echo "multihost: run '$run': $ranks ranks, hostfile $(tr '\n' ' ' < "$out/hostfile-$run")"
   set +e
   timeout -k 10 "$limit" ip netns exec "$ns1" unshare --uts /bin/sh -c 'hostname "$0" && exec "$@"' "$name1" \
-    "${mpi[@]}" --hostfile "$out/hostfile-$run" -n "$ranks" "${layout[@]}" \
-    "$trainer" train "$out/run.cfg" --set "checkpoint.dir=$out/$run" > "$out/$run.log" 2>&1 &
+    "${cmd[@]}" "$out/run.cfg" --set "checkpoint.dir=$out/$run" > "$out/$run.log" 2>&1 &
   child=$!
   wait "$child"; rc=$?
   child=""
