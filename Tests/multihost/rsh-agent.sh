@@ -7,7 +7,7 @@
 # ranks into nodes by hostname; without it every rank would look local to the others).
 #
 # MULTIHOST_MAP (set by run.sh, inherited through mpirun) maps addresses to namespaces and
-# hostnames: "10.231.7.2=trainer-mh123-b=mh-host2 ...". Only addresses listed there are reachable.
+# hostnames: "10.231.7.2=trainer-mh123-2=mh-host2 ...". Only addresses listed there are reachable.
 set -euo pipefail
 host="${1:?rsh-agent.sh: missing host}"; shift
 # ssh-style options before the command (none by default; tolerated for plm_rsh_args).
