@@ -112,6 +112,19 @@ final class FailureTests: XCTestCase {
         for step in 1...3 { try assertFinite(CheckpointFile.read(w.path + "/ck/ckpt-\(step).h5"), "ckpt-\(step)") }
     }
 
+    /// A NaN in rank 1's batch with no ReLU to absorb it: rank 1's loss itself is NaN, and the
+    /// line names that rank as well as the step and the first parameter.
+    func testNonFiniteLossNamesTheRankThatComputedIt() throws {
+        let w = try Workspace.make("nanloss", for: self)
+        try w.writeConfig("run.cfg", epochs: 1, extra: "model: {layers: [{conv: {out: 4, kernel: 3, padding: 1}}, flatten, {linear: {out: 4}}]}\ncheckpoint: {dir: ck, every_epochs: 0}\n")
+        let run = try ProcessLauncher.run("trainer", ["run.cfg"], ranks: 2, limit: 120, directory: w.path,
+                                          environment: ["TRAINER_FAULT": "rank=1,step=2,kind=nan"])
+        XCTAssertEqual(run.status, 3, run.output)
+        XCTAssertEqual(errorLines(run.output).map { String($0.prefix(90)) },
+                       ["trainer: non-finite loss at step 2 on rank 1 (first non-finite gradient in 0.weight); stop"], run.output)
+        XCTAssertEqual(try w.checkpointSteps("ck"), [], run.output)
+    }
+
     /// A learning rate of 1e30 (a real divergence, nothing injected): the run stops with exit 3
     /// at the first step whose loss or gradient overflows, and no checkpoint holds that step.
     func testDivergingRunStopsAtTheFirstNonFiniteStep() throws {
