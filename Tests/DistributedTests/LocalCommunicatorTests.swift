@@ -35,10 +35,14 @@ final class LocalCommunicatorTests: XCTestCase {
 
     func testDefaultBLASThreadsSplitsCoresBetweenLocalRanks() {
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        XCTAssertEqual(defaultBLASThreads(localSize: 1), max(1, cores))
-        XCTAssertEqual(defaultBLASThreads(localSize: 2), max(1, cores / 2))
+        // Capped by the CPUs this process may run on (a bound rank): equal to cores when unbound.
+        let allowed = allowedCPUs() ?? cores
+        XCTAssertGreaterThanOrEqual(allowed, 1)
+        XCTAssertLessThanOrEqual(allowed, cores)
+        XCTAssertEqual(defaultBLASThreads(localSize: 1), max(1, min(cores, allowed)))
+        XCTAssertEqual(defaultBLASThreads(localSize: 2), max(1, min(cores / 2, allowed)))
         XCTAssertEqual(defaultBLASThreads(localSize: 10_000), 1)
-        XCTAssertEqual(defaultBLASThreads(localSize: 0), max(1, cores))
+        XCTAssertEqual(defaultBLASThreads(localSize: 0), max(1, min(cores, allowed)))
     }
 
     /// In-process MPI: started without mpirun it is a singleton job of one rank.
