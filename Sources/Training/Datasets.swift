@@ -23,8 +23,9 @@ public enum Datasets {
 
     /// Creates the config's dataset when it is missing: CIFAR-10 from an archive found beside it,
     /// otherwise the synthetic stand-in (announced, since its accuracy means nothing for CIFAR).
-    public static func ensure(configPath: String) throws {
-        let config = try RunConfig.load(path: configPath)
+    /// `overrides` are the run's `--set` options, so `--set data.path=...` is the file ensured.
+    public static func ensure(configPath: String, overrides: [String] = []) throws {
+        let config = try RunConfig.load(path: configPath, overrides: overrides)
         let path = config.data.path
         if FileManager.default.fileExists(atPath: path) { return }
         let folder = (path as NSString).deletingLastPathComponent

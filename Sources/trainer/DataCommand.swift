@@ -44,8 +44,10 @@ struct DataCommand: ParsableCommand {
                 dataset path (or in the current directory); otherwise writes the synthetic stand-in and says so.
                 """)
         @Argument(help: "The run's YAML config (.cfg).") var config: String
+        @Option(name: .customLong("set"), help: ArgumentHelp("Override a config value, as for `trainer train` (repeatable).", valueName: "section.key=value"))
+        var overrides: [String] = []
         func run() throws {
-            try Launcher.guarded { try Datasets.ensure(configPath: config) }
+            try Launcher.guarded { try Datasets.ensure(configPath: config, overrides: overrides) }
         }
     }
 }
