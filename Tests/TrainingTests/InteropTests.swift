@@ -71,6 +71,7 @@ final class InteropTests: XCTestCase {
                 print("RESULT " + json.dumps(out))
                 """, directory: kit.root)
             let errors = try PythonRunner.result(result)
+            print("\(model): relative errors of trainer predict vs PyTorch eval logits: \(errors.sorted { $0.key < $1.key })")
             XCTAssertGreaterThanOrEqual(errors.count, 2, "\(model): \(result)")
             for (name, error) in errors {
                 XCTAssertLessThanOrEqual(error, 1e-4, "\(model) \(name): PyTorch eval logits vs trainer predict, relative error \(error)")
