@@ -123,6 +123,35 @@ final class ResumeTests: XCTestCase {
         }
     }
 
+    /// checkpoint.resume: PATH resumes from that file (wherever checkpoint.dir points), a damaged
+    /// PATH is an error of one line, and `never` starts fresh even with checkpoints present.
+    func testResumeFromAPathOrNever() throws {
+        let kit = try CheckpointTestKit(label: "resume-path", size: 8)
+        let config = try kit.tinyConfig(epochs: 1, everySteps: 4, keep: 3)
+        let first = try kit.train(config, dir: "run")
+        XCTAssertEqual(first.status, 0, first.output)
+
+        let fromPath = try kit.train(config, dir: "other", extra: ["--set", "checkpoint.resume=run/ckpt-4.h5", "--set", "train.epochs=2"])
+        XCTAssertEqual(fromPath.status, 0, fromPath.output)
+        XCTAssertTrue(fromPath.output.contains("resuming from step 4 of 1-rank checkpoint"), fromPath.output)
+        XCTAssertEqual(try CheckpointFile.read(kit.path("other/ckpt-16.h5")).metadata.samplesSeen, 16 * 32)
+
+        let never = try kit.train(config, dir: "run", extra: ["--set", "checkpoint.resume=never", "--stop-at-step", "1"])
+        XCTAssertEqual(never.status, 0, never.output)
+        XCTAssertFalse(never.output.contains("resuming from"), never.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: kit.path("run/ckpt-1.h5")), never.output)
+
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: kit.path("run/ckpt-8.h5")))
+        try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: kit.path("broken.h5")))
+        let broken = try kit.train(config, dir: "third", extra: ["--set", "checkpoint.resume=broken.h5", "--set", "train.epochs=2"])
+        XCTAssertEqual(broken.status, 1, broken.output)
+        let lines = broken.output.split(separator: "\n").filter { $0.hasPrefix("trainer:") && $0.contains("broken.h5") }
+        XCTAssertEqual(lines.count, 1, "one error line naming the file expected:\n\(broken.output)")
+        let missing = try kit.train(config, dir: "third", extra: ["--set", "checkpoint.resume=nothing.h5"])
+        XCTAssertEqual(missing.status, 1, missing.output)
+        XCTAssertTrue(missing.output.contains("nothing.h5: no such checkpoint file"), missing.output)
+    }
+
     /// A checkpoint of another global batch, model or dataset is refused with one line naming
     /// the difference; --force-resume accepts it.
     func testChangedGlobalBatchModelOrDatasetIsRefusedUnlessForced() throws {
