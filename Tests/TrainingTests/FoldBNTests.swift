@@ -87,7 +87,7 @@ final class FoldBNTests: XCTestCase {
     /// The command: fold a trained resnet20 checkpoint, predict with both, compare; the summary
     /// shows the parameter counts; training refuses the folded file.
     func testFoldBNCommandGivesTheSameLogitsAsTheCheckpoint() throws {
-        let kit = try CheckpointTestKit(label: "fold")
+        let kit = try CheckpointTestKit(self, label: "fold")
         let config = try kit.write("fold.cfg", """
             model: {name: resnet20, num_classes: 10}
             data: {path: data.h5, augment: {crop_padding: 2, flip: true}}

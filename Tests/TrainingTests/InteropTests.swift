@@ -17,7 +17,7 @@ final class InteropTests: XCTestCase {
 
     func testCheckpointsLoadIntoPyTorchWithTheSameEvalLogits() throws {
         try PythonRunner.requireTorch()
-        let kit = try CheckpointTestKit(label: "to-torch")
+        let kit = try CheckpointTestKit(self, label: "to-torch")
         try PythonRunner.run("""
             import h5py, numpy as np
             rng = np.random.default_rng(5)
@@ -81,7 +81,7 @@ final class InteropTests: XCTestCase {
 
     func testStateDictFromPyTorchInitialisesTraining() throws {
         try PythonRunner.requireTorch()
-        let kit = try CheckpointTestKit(label: "from-torch")
+        let kit = try CheckpointTestKit(self, label: "from-torch")
         // A DDP-style .pt file ('module.' prefixes) of a freshly initialised torch resnet20.
         try PythonRunner.run("""
             import sys, torch

@@ -16,7 +16,7 @@ final class ResumeTests: XCTestCase {
     /// stopped after 1.5 epochs (step 12) then resumed, end with bitwise identical weights,
     /// buffers, counters and optimizer state, and identical metrics.csv rows after the resume.
     func testStopMidEpochAndResumeOn2RanksIsBitExact() throws {
-        let kit = try CheckpointTestKit(label: "exact")
+        let kit = try CheckpointTestKit(self, label: "exact")
         let config = try kit.resnet20Config(syncBN: false)
         let straight = try kit.train(config, dir: "straight", ranks: 2)
         XCTAssertEqual(straight.status, 0, straight.output)
@@ -53,7 +53,7 @@ final class ResumeTests: XCTestCase {
     /// the same global step and sample, and ends where the uninterrupted 2-rank run ends (sync
     /// BN, so the math does not depend on the number of ranks; float32 summation order aside).
     func testResumeOnOneAndFourRanksContinuesAtTheSameGlobalSample() throws {
-        let kit = try CheckpointTestKit(label: "ranks")
+        let kit = try CheckpointTestKit(self, label: "ranks")
         let config = try kit.resnet20Config(syncBN: true)
         let straight = try kit.train(config, dir: "straight", ranks: 2)
         XCTAssertEqual(straight.status, 0, straight.output)
@@ -94,7 +94,7 @@ final class ResumeTests: XCTestCase {
     /// A truncated or bit-flipped newest checkpoint is reported in one line and the previous
     /// valid one is used.
     func testCorruptOrTruncatedLatestCheckpointFallsBackToThePreviousOne() throws {
-        let kit = try CheckpointTestKit(label: "corrupt", size: 8)
+        let kit = try CheckpointTestKit(self, label: "corrupt", size: 8)
         let config = try kit.tinyConfig(epochs: 1, everySteps: 4, keep: 3)
         for damage in ["truncate", "flip"] {
             let dir = "run-\(damage)"
@@ -126,7 +126,7 @@ final class ResumeTests: XCTestCase {
     /// checkpoint.resume: PATH resumes from that file (wherever checkpoint.dir points), a damaged
     /// PATH is an error of one line, and `never` starts fresh even with checkpoints present.
     func testResumeFromAPathOrNever() throws {
-        let kit = try CheckpointTestKit(label: "resume-path", size: 8)
+        let kit = try CheckpointTestKit(self, label: "resume-path", size: 8)
         let config = try kit.tinyConfig(epochs: 1, everySteps: 4, keep: 3)
         let first = try kit.train(config, dir: "run")
         XCTAssertEqual(first.status, 0, first.output)
@@ -155,7 +155,7 @@ final class ResumeTests: XCTestCase {
     /// A checkpoint of another global batch, model or dataset is refused with one line naming
     /// the difference; --force-resume accepts it.
     func testChangedGlobalBatchModelOrDatasetIsRefusedUnlessForced() throws {
-        let kit = try CheckpointTestKit(label: "refuse", size: 8)
+        let kit = try CheckpointTestKit(self, label: "refuse", size: 8)
         let config = try kit.tinyConfig(epochs: 1, everySteps: 0, keep: 3, model: "resnet20")
         let first = try kit.train(config, dir: "run")
         XCTAssertEqual(first.status, 0, first.output)
@@ -195,7 +195,7 @@ final class ResumeTests: XCTestCase {
     ///   143, SIGINT → 130.
     /// Every stop leaves a valid checkpoint that a rerun resumes from.
     func testStopSignalsWriteACheckpointAndExitWithTheDocumentedStatus() throws {
-        let kit = try CheckpointTestKit(label: "signals", size: 8)
+        let kit = try CheckpointTestKit(self, label: "signals", size: 8)
         // No periodic checkpoints: the only one is the stop's.
         let config = try kit.tinyConfig(epochs: 5000, everySteps: 0, everyEpochs: 0, keep: 2)
         let cases: [(name: String, signal: Int32, ranks: Int?, mpi: [String], extra: [String], status: Int32)] = [
@@ -240,7 +240,7 @@ final class ResumeTests: XCTestCase {
     /// newest complete checkpoint (or starts fresh when there is none) and never fails on or
     /// warns about a partial file; a final start continues the run.
     func testKillNineAroundCheckpointWritesAlwaysResumesFromACompleteCheckpoint() throws {
-        let kit = try CheckpointTestKit(label: "kill9", size: 8)
+        let kit = try CheckpointTestKit(self, label: "kill9", size: 8)
         let config = try kit.tinyConfig(epochs: 1000, everySteps: 1, keep: 2, model: "resnet20")
         let folder = kit.path("run")
         var rng = SystemRandomNumberGenerator()
@@ -302,10 +302,13 @@ final class ResumeTests: XCTestCase {
 struct CheckpointTestKit {
     let root: String
 
-    init(label: String, size: Int = 16, train: Int = 256, test: Int = 32) throws {
-        root = try ProcessLauncher.temporaryDirectory(label)
+    /// Creates the folder (removed when `owner` ends) and its dataset.
+    init(_ owner: XCTestCase, label: String, size: Int = 16, train: Int = 256, test count: Int = 32) throws {
+        let root = try ProcessLauncher.temporaryDirectory(label)
+        self.root = root
+        owner.addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
         let made = try ProcessLauncher.run("trainer", ["data", "synthetic", root + "/data.h5", "--train", "\(train)",
-                                                       "--test", "\(test)", "--size", "\(size)", "--seed", "3"], limit: 120)
+                                                       "--test", "\(count)", "--size", "\(size)", "--seed", "3"], limit: 120)
         XCTAssertEqual(made.status, 0, made.output)
     }
 
