@@ -20,11 +20,12 @@ import XCTest
 /// `--set` overrides for tiny synthetic data (16×16 images, crop + flip, 160 training samples =
 /// 5 steps of 32 = 1 epoch, so the end-of-run checkpoint is the one after step 5).
 ///
-/// Two comparisons per model and rank count:
+/// Two comparisons:
+/// - free-running: 5 steps on N ranks from the start against 5 steps on 1 rank;
 /// - step by step: N-rank step k starts from the 1-rank run's checkpoint after step k−1 (a
-///   resume on another number of ranks) and must land on its checkpoint after step k;
-/// - free-running: 5 steps on N ranks from the start against 5 steps on 1 rank.
-/// Free-running is asserted for cifar_cnn and only printed for resnet20. Why: a float32 step
+///   resume on another number of ranks) and must land on its checkpoint after step k.
+/// cifar_cnn asserts free-running (and runs step by step only to explain a failure); resnet20
+/// asserts step by step and prints its free-running error. Why: a float32 step
 /// has discrete outcomes — a ReLU input or max-pool pair within a rounding error of a tie goes
 /// one way or the other depending on summation order — and one such flip moves the gradient of
 /// every layer below it by ~0.5% (measured here: layer3.2.bn1.bias gradient 6e-3 relative,
@@ -87,13 +88,34 @@ final class DataParallelTests: XCTestCase {
 
     // MARK: Checks
 
-    /// Step by step (asserted), then free-running (asserted when `assertFreeRunning`).
+    /// cifar_cnn: free-running asserted (step by step only run to explain a failure);
+    /// resnet20: step by step asserted, free-running printed.
     private func checkEquivalence(_ recipe: Recipe, ranks: Int, assertFreeRunning: Bool) throws {
         let one = try Self.reference(recipe)
         let final = try one.checkpoint(Self.steps)
         XCTAssertEqual(final.metadata.worldSize, 1)
         try checkMoved(recipe, final)
 
+        let free = try Self.train(recipe, ranks: ranks)
+        XCTAssertEqual(free.metadata.worldSize, ranks)
+        XCTAssertEqual(Set(free.model.map(\.name)), Set(final.model.map(\.name)))
+        XCTAssertEqual(free.counters, final.counters, "BN num_batches_tracked")
+        let (drift, worst, worstError) = Self.relativeError(free, final)
+        if assertFreeRunning && drift <= Self.tolerance {
+            print(String(format: "DataParallelTests: %@ %d ranks vs 1 rank: 5 steps free-running %.2g", recipe.config, ranks, drift))
+            return
+        }
+        let errors = try stepByStep(recipe, ranks: ranks, reference: one)
+        print("DataParallelTests: \(recipe.config) \(ranks) ranks vs 1 rank: per-step errors \(errors.map { String(format: "%.2g", $0) }), 5 steps free-running \(String(format: "%.2g", drift))\(assertFreeRunning ? "" : " (not asserted: float32 drift)")")
+        if assertFreeRunning {
+            XCTAssertLessThanOrEqual(drift, Self.tolerance,
+                                     "\(recipe.config) on \(ranks) ranks after 5 free-running steps: relative error \(drift) (worst tensor \(worst): \(worstError)); per-step errors \(errors) — if those all pass, suspect a float32 tie flip (see the type's comment)")
+        }
+    }
+
+    /// N-rank step k from the 1-rank checkpoint after step k − 1, each within the tolerance of
+    /// the 1-rank checkpoint after step k; returns the errors.
+    private func stepByStep(_ recipe: Recipe, ranks: Int, reference one: Reference) throws -> [Double] {
         var errors: [Double] = []
         for k in 1...Self.steps {
             let resume = k == 1 ? [] : ["checkpoint.resume=\(one.path(k - 1))"]
@@ -101,22 +123,13 @@ final class DataParallelTests: XCTestCase {
             let expected = try one.checkpoint(k)
             XCTAssertEqual(many.metadata.worldSize, ranks)
             XCTAssertEqual(many.metadata.step, k)
-            XCTAssertEqual(Set(many.model.map(\.name)), Set(expected.model.map(\.name)))
             XCTAssertEqual(many.counters, expected.counters, "BN num_batches_tracked after step \(k)")
             let (error, worst, worstError) = Self.relativeError(many, expected)
             errors.append(error)
             XCTAssertLessThanOrEqual(error, Self.tolerance,
                                      "\(recipe.config) on \(ranks) ranks, step \(k) from the 1-rank state after step \(k - 1): relative error \(error) (worst tensor \(worst): \(worstError))")
         }
-
-        let free = try Self.train(recipe, ranks: ranks)
-        XCTAssertEqual(free.metadata.worldSize, ranks)
-        let (drift, worst, worstError) = Self.relativeError(free, final)
-        print("DataParallelTests: \(recipe.config) \(ranks) ranks vs 1 rank: per-step errors \(errors.map { String(format: "%.2g", $0) }), 5 steps free-running \(String(format: "%.2g", drift))\(assertFreeRunning ? "" : " (not asserted: float32 drift)")")
-        if assertFreeRunning {
-            XCTAssertLessThanOrEqual(drift, Self.tolerance,
-                                     "\(recipe.config) on \(ranks) ranks after 5 free-running steps: relative error \(drift) (worst tensor \(worst): \(worstError)); per-step errors \(errors) — if those all pass, suspect a float32 tie flip (see the type's comment)")
-        }
+        return errors
     }
 
     /// The comparisons mean something only if 5 steps moved the state far more than the tolerance.
