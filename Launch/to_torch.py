@@ -22,11 +22,14 @@ state_dict keys are torchvision's for ResNet and DenseNet and nn.Sequential indi
 CNN and `layers` lists; num_classes and in_channels are read from the weights. A BN-folded
 checkpoint (trainer fold-bn, folded_bn = 1) has no PyTorch counterpart and is refused.
 
-Needs torch, h5py, numpy and PyYAML.
+Needs torch, h5py and numpy (PyYAML is used when installed; the stored config text is the
+trainer's canonical YAML, which a small built-in reader also understands).
 """
 import argparse
 import collections
 import hashlib
+import json
+import re
 import sys
 
 import h5py
@@ -34,7 +37,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import yaml
 
 FORMAT = "trainer-checkpoint"
 VERSION = 1
@@ -282,11 +284,58 @@ def build_model(model_cfg, state_dict):
     return zoo(name, num_classes, in_ch)
 
 
+def _scalar(v):
+    """One value of the canonical config text: null, bool, number, string, or a flow list/mapping."""
+    v = v.strip()
+    if v in ("", "null", "~"):
+        return None
+    if v in ("true", "false"):
+        return v == "true"
+    if v[0] in "[{":
+        j = re.sub(r"([{,]\s*)([A-Za-z_]\w*)\s*:", r'\1"\2":', v)                        # quote keys
+        j = re.sub(r"([:\[,]\s*)([A-Za-z_][\w.\-/]*)(?=\s*[,}\]])",
+                   lambda m: m.group(0) if m.group(2) in ("true", "false", "null") else f'{m.group(1)}"{m.group(2)}"', j)
+        return json.loads(j)
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return v[1:-1] if len(v) > 1 and v[0] == v[-1] and v[0] in "'\"" else v
+
+
+def _model_section(text):
+    """The `model:` mapping of the trainer's canonical config text (two-space indentation,
+    `layers:` as a block list), without PyYAML."""
+    cfg, in_model, key = {}, False, None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line.startswith(" "):
+            in_model = line.strip() == "model:"
+            continue
+        if not in_model:
+            continue
+        if line.startswith("    - ") and key:
+            name, colon, rest = line[6:].partition(":")
+            cfg[key].append({name.strip(): _scalar(rest) or {}} if colon else name.strip())
+        elif line.startswith("  ") and not line.startswith("   "):
+            key, _, value = line.strip().partition(":")
+            cfg[key] = _scalar(value) if value.strip() else []
+    return cfg
+
+
 def model_config(attrs):
     """The `model:` section of the checkpoint's stored config (name from the `model` attribute
     when the config text is absent, as in files written by from_torch.py)."""
     text = attrs.get("config") or ""
-    cfg = (yaml.safe_load(text) or {}).get("model") if text.strip() else None
+    cfg = None
+    if text.strip():
+        try:
+            import yaml
+            cfg = (yaml.safe_load(text) or {}).get("model")
+        except ImportError:
+            cfg = _model_section(text)
     if not cfg:
         if not attrs.get("model"):
             raise ValueError("checkpoint holds neither config text nor a model name attribute")

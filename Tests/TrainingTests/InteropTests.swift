@@ -4,7 +4,7 @@ import TestSupport
 import XCTest
 
 /// PyTorch interop (Launch/to_torch.py, Launch/from_torch.py), run when python3 can import
-/// torch, h5py, numpy and yaml (skipped otherwise; CI installs them).
+/// torch, h5py and numpy (skipped otherwise; CI installs them).
 ///
 /// The way out: a trainer checkpoint loads with strict=True into the reference model —
 /// shared/reference/models.py when present (the fixtures' source) and to_torch.py's own copy —
@@ -145,8 +145,8 @@ final class InteropTests: XCTestCase {
 /// Runs python3 snippets and scripts for the interop tests.
 enum PythonRunner {
     static func requireTorch() throws {
-        guard (try? run("import torch, h5py, numpy, yaml", directory: NSTemporaryDirectory())) != nil else {
-            throw XCTSkip("python3 with torch, h5py, numpy and yaml is not available")
+        guard (try? run("import torch, h5py, numpy", directory: NSTemporaryDirectory())) != nil else {
+            throw XCTSkip("python3 with torch, h5py and numpy is not available")
         }
     }
 
