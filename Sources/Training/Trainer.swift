@@ -148,7 +148,7 @@ public final class Trainer {
                     let speed = Double(intervalImages) / Swift.max(elapsed, 1e-9)
                     let done = cursor.globalStep - startStep
                     let eta = Date().timeIntervalSince(runStart) / Double(Swift.max(done, 1)) * Double(totalSteps - cursor.globalStep)
-                    let wait = runner.bucketer.totalWaitSeconds / Swift.max(elapsed, 1e-9)
+                    let wait = sums.waitSeconds / Swift.max(elapsed, 1e-9)
                     log.say(String(format: "epoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  lr %.5g  %.0f img/s  comm wait %.0f%%  ETA %@",
                                    epoch + 1, t.epochs, cursor.stepInEpoch == 0 ? sampler.stepsPerEpoch : cursor.stepInEpoch,
                                    sampler.stepsPerEpoch, sums.loss, 100 * sums.accuracy, rate, speed, 100 * wait, formatDuration(eta)))
@@ -183,13 +183,15 @@ public final class Trainer {
         return true
     }
 
-    /// Global mean loss and accuracy of the steps since the last report (one small all-reduce).
-    private func reduceInterval() -> (loss: Double, accuracy: Double) {
+    /// Global mean loss and accuracy of the steps since the last report, and the ranks' mean
+    /// seconds in GradientBucketer.finish (the all-reduce plus waiting for the slowest rank;
+    /// rank 0's own figure would read 0% whenever rank 0 is the slow one). One small all-reduce.
+    private func reduceInterval() -> (loss: Double, accuracy: Double, waitSeconds: Double) {
         let mine = runner.takeInterval()
-        var sums = [mine.loss, mine.correct, mine.samples]
+        var sums = [mine.loss, mine.correct, mine.samples, runner.bucketer.totalWaitSeconds]
         sums.withUnsafeMutableBufferPointer { communicator.allReduceSum($0) }
         let n = Swift.max(sums[2], 1)
-        return (sums[0] / n, sums[1] / n)
+        return (sums[0] / n, sums[1] / n, sums[3] / Double(communicator.size))
     }
 
     /// Every rank must run the same configuration: rank 0's SHA-256 of the canonical text is
