@@ -81,8 +81,7 @@ public final class ResidualBlock: Layer {
         let b = branch.forward(x, ctx)             // (N, C', H', W')
         let s = shortcut?.forward(x, ctx) ?? x     // (N, C', H', W')
         y.resize(b.shape)
-        let pb = b.data, ps = s.data, py = y.data
-        for i in 0..<y.count { let v = pb[i] + ps[i]; py[i] = v > 0 ? v : 0 }
+        Elementwise.addReLU(b.data, s.data, into: y.data, y.count)
         return y
     }
 
@@ -90,13 +89,11 @@ public final class ResidualBlock: Layer {
     /// gradient-ready offsets the branch then reports stay truthful.
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
         gSum.resize(gy.shape)
-        let pg = gy.data, py = y.data, ps = gSum.data
-        for i in 0..<gy.count { ps[i] = py[i] > 0 ? pg[i] : 0 }
+        Elementwise.reluMask(gy.data, by: y.data, into: gSum.data, gy.count)
         let gShort = shortcut?.backward(gSum, ctx) ?? gSum   // (N, C, H, W)
         let gBranch = branch.backward(gSum, ctx)             // (N, C, H, W)
         gx.resize(gBranch.shape)
-        let a = gBranch.data, b = gShort.data, o = gx.data
-        for i in 0..<gx.count { o[i] = a[i] + b[i] }
+        Elementwise.add(gBranch.data, gShort.data, into: gx.data, gx.count)
         return gx
     }
 }
