@@ -61,6 +61,12 @@ final class BuildTests: XCTestCase {
         XCTAssertThrowsError(try b.conv(out: 4, kernel: 3)) { XCTAssertTrue("\($0)".contains("'2'"), "\($0)") }
         XCTAssertThrowsError(try b.build(numClasses: 10)) { XCTAssertTrue("\($0)".contains("(144)"), "\($0)") }
 
+        let c = try LayerListBuilder(inputShape: [3, 8, 8])
+        try c.conv(out: 4, kernel: 3)
+        XCTAssertThrowsError(try c.linear(out: 10)) {
+            XCTAssertTrue("\($0)".contains("linear '1'") && "\($0)".contains("(4, 6, 6)"), "\($0)")
+        }
+
         // Input too small for the pools: cifar_cnn's third max-pool (index 14) gets 1x1.
         XCTAssertThrowsError(try ModelZoo.build(name: "cifar_cnn", numClasses: 10, inputShape: [3, 4, 4])) {
             XCTAssertTrue("\($0)".contains("'14'"), "\($0)")
