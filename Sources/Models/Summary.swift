@@ -153,7 +153,7 @@ public struct ModelSummary {
     }
 
     /// 1234567 → "1,234,567".
-    static func grouped(_ n: Int) -> String {
+    public static func grouped(_ n: Int) -> String {
         let s = String(n.magnitude)
         var out = ""
         for (i, ch) in s.enumerated() {

@@ -22,7 +22,7 @@ public enum BatchNormFoldingCheckpoint {
         public let buffersBefore: Int, buffersAfter: Int
         public let keysBefore: Int, keysAfter: Int
         public var text: String {
-            func g(_ n: Int) -> String { ModelSummaryFormat.grouped(n) }
+            func g(_ n: Int) -> String { ModelSummary.grouped(n) }
             return """
                 folded \(pairs) BatchNorm layer(s) of \(model) into the convolution before them
                 parameters       \(g(paramsBefore)) -> \(g(paramsAfter))
@@ -75,18 +75,5 @@ public enum BatchNormFoldingCheckpoint {
             return try ModelZoo.defaultInputShape(name: name, inChannels: config.model.inChannels ?? 3)
         }
         return [config.model.inChannels ?? 3, 32, 32]
-    }
-}
-
-/// Thousands separators as `trainer summary` prints them.
-enum ModelSummaryFormat {
-    static func grouped(_ n: Int) -> String {
-        let s = String(n.magnitude)
-        var out = ""
-        for (i, ch) in s.enumerated() {
-            if i > 0 && (s.count - i) % 3 == 0 { out.append(",") }
-            out.append(ch)
-        }
-        return n < 0 ? "-" + out : out
     }
 }
