@@ -1,1 +1,0 @@
-// Shared helpers for tests: fixture paths (Fixtures.swift) and relative-error comparison.
