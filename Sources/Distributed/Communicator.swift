@@ -22,8 +22,11 @@ public protocol Communicator: AnyObject {
     /// Number of ranks on this host (used to split the CPU cores between them).
     var localSize: Int { get }
     var hostname: String { get }
-    /// The training step, named in watchdog and MPI error messages; the trainer sets it each step.
-    var step: Int { get set }
+    /// What the job is doing ("step 12"), named in watchdog and MPI error messages; the caller
+    /// keeps it current. Distributed only prints it.
+    var activity: String { get set }
+    /// Seconds a blocking collective may stay open before the job is aborted (≤ 0: never).
+    var collectiveTimeout: Double { get set }
 
     /// Element-wise sum over all ranks, result on every rank.
     func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>)
@@ -39,8 +42,36 @@ public protocol Communicator: AnyObject {
     /// Every rank's string, indexed by rank (host names, config hashes).
     func allGather(string: String) -> [String]
     func barrier()
+    /// Slots for non-blocking in-place sums (the gradient buckets), made once and reused every step.
+    func makePendingSums(slots: Int) -> PendingSums
+    /// Ends the job normally: call once on every rank after a successful run (MPI_Finalize).
+    func shutdown()
     /// Prints "rank R: message" to stderr and ends every rank of the job with exit code `code`.
     func abort(code: Int32, message: String) -> Never
+}
+
+/// Non-blocking in-place sums over all ranks, one per slot: `start` them as their data becomes
+/// final, `progress` while other work runs, `waitAll` before reading the results. Every rank
+/// must start the same slots in the same order.
+public protocol PendingSums: AnyObject {
+    /// Starts the sum of `buffer` in `slot`; the buffer must not change until `waitAll`.
+    func start(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int)
+    /// Lets the started sums in `slots` progress without blocking.
+    func progress(slots: Range<Int>)
+    /// Blocks until every started sum has completed; all slots are free again afterwards.
+    func waitAll()
+}
+
+/// Sums that complete at `start` (a blocking all-reduce; with one rank, nothing): correct
+/// anywhere, without overlap. The choice of communicators that have no non-blocking sum.
+public final class BlockingSums: PendingSums {
+    private unowned let communicator: Communicator
+    public init(_ communicator: Communicator) { self.communicator = communicator }
+    public func start(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) {
+        if communicator.size > 1 { communicator.allReduceSum(buffer) }
+    }
+    public func progress(slots: Range<Int>) {}
+    public func waitAll() {}
 }
 
 extension Communicator {
@@ -69,6 +100,16 @@ extension Communicator {
 
     /// True on every rank when `flag` is true on at least one rank.
     public func any(_ flag: Bool) -> Bool { allReduceMax(flag ? 1 : 0) > 0 }
+
+    /// The lowest rank on which `flag` is true, the same on every rank; nil when it is true nowhere.
+    public func lowestRank(where flag: Bool) -> Int? {
+        // Max over ranks of −rank (or −size where the flag is false).
+        let lowest = size > 1 ? Int(-allReduceMax(flag ? -Double(rank) : -Double(size))) : (flag ? 0 : 1)
+        return lowest < size ? lowest : nil
+    }
+
+    public func makePendingSums(slots: Int) -> PendingSums { BlockingSums(self) }
+    public func shutdown() {}
 
     /// Copies `root`'s tensor contents into every rank's tensor (shapes must already agree).
     public func broadcast(_ tensor: Tensor, root: Int) { broadcast(tensor.buffer, root: root) }
@@ -104,19 +145,6 @@ func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
-/// Writes one line to stderr unbuffered, so it survives an abort that follows.
-func printError(_ line: String) {
-    var text = line.hasSuffix("\n") ? line : line + "\n"
-    text.withUTF8 { bytes in
-        var done = 0
-        while done < bytes.count {
-            let n = write(STDERR_FILENO, bytes.baseAddress! + done, bytes.count - done)
-            if n <= 0 { break }
-            done += n
-        }
-    }
 }
 
 /// This host's name (gethostname).

@@ -1,5 +1,3 @@
-import CMPI
-
 /// Sums the flat gradient buffer over all ranks in buckets, overlapping communication with the
 /// rest of backward (as PyTorch DDP and Horovod do).
 ///
@@ -11,8 +9,8 @@ import CMPI
 ///
 /// Buckets are always started from the last to the first, whatever order the offsets arrive
 /// in, so every rank issues the same sequence of non-blocking collectives (which MPI requires)
-/// even when ranks report progress at different moments. They run on their own duplicate of
-/// COMM_WORLD, so blocking collectives issued meanwhile (sync BN) need no ordering against them.
+/// even when ranks report progress at different moments. The communicator's `PendingSums` run
+/// apart from its blocking collectives, so those issued meanwhile (sync BN) need no ordering.
 ///
 /// Per step: `reset()` (after zeroing the gradients), backward calling `gradientsReady(below:)`,
 /// then `finish()` before the optimizer reads the gradients. With gradient accumulation, hook
@@ -36,9 +34,8 @@ public final class GradientBucketer {
     public private(set) var totalWaitSeconds: Double = 0
     public private(set) var finishedSteps = 0
 
-    private let mpi: MPICommunicator?
-    /// One request per bucket, null when not started or completed.
-    private let requests: UnsafeMutablePointer<MPI_Request?>
+    /// One slot per bucket.
+    private let pending: PendingSums
     /// Highest bucket index not started yet in this step (-1: all started).
     private var nextBucket: Int
     private var inStep = false
@@ -79,16 +76,13 @@ public final class GradientBucketer {
             boundaries[i] ..< (i + 1 < boundaries.count ? boundaries[i + 1] : n)
         }
         self.average = average
-        self.mpi = communicator.size > 1 ? communicator as? MPICommunicator : nil
-        requests = .allocate(capacity: Swift.max(buckets.count, 1))
-        requests.initialize(repeating: trainer_mpi_request_null(), count: Swift.max(buckets.count, 1))
+        pending = communicator.makePendingSums(slots: buckets.count)
         nextBucket = buckets.count - 1
     }
 
     deinit {
         precondition(!inStep || nextBucket == buckets.count - 1,
                      "GradientBucketer: released with buckets in flight; call finish() first")
-        requests.deallocate()
     }
 
     /// Begins a step: no bucket started. Call after the gradients have been zeroed.
@@ -107,9 +101,7 @@ public final class GradientBucketer {
             start(nextBucket)
             nextBucket -= 1
         }
-        if let mpi, nextBucket + 1 < buckets.count {
-            mpi.test(requests + (nextBucket + 1), count: buckets.count - (nextBucket + 1))
-        }
+        if nextBucket + 1 < buckets.count { pending.progress(slots: (nextBucket + 1)..<buckets.count) }
     }
 
     /// Starts the buckets not started yet, waits for all of them, then scales by 1/size when
@@ -121,7 +113,7 @@ public final class GradientBucketer {
             start(nextBucket)
             nextBucket -= 1
         }
-        mpi?.waitAll(requests, count: buckets.count)
+        pending.waitAll()
         lastWaitSeconds = monotonicSeconds() - t0
         totalWaitSeconds += lastWaitSeconds
         finishedSteps += 1
@@ -142,15 +134,7 @@ public final class GradientBucketer {
         finishedSteps = 0
     }
 
-    /// MPI: non-blocking in-place sum. Other communicators of more than one rank: a blocking
-    /// sum (correct, no overlap). One rank: nothing to do.
     private func start(_ index: Int) {
-        let range = buckets[index]
-        let slice = UnsafeMutableBufferPointer(rebasing: gradients[range])
-        if let mpi {
-            mpi.startAllReduceSum(slice, request: requests + index)
-        } else if communicator.size > 1 {
-            communicator.allReduceSum(slice)
-        }
+        pending.start(UnsafeMutableBufferPointer(rebasing: gradients[buckets[index]]), slot: index)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// A job of one rank: every collective is the identity. Used by unit tests and by runs started
 /// without mpirun that do not want MPI at all.
@@ -8,7 +9,9 @@ public final class LocalCommunicator: Communicator {
     public let localRank = 0
     public let localSize = 1
     public let hostname: String
-    public var step = 0
+    public var activity = "start-up"
+    /// Kept for the protocol: a single rank never waits on another.
+    public var collectiveTimeout = Watchdog.defaultTimeout
 
     public init() { hostname = hostName() }
 

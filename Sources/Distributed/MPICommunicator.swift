@@ -1,10 +1,15 @@
 import CMPI
 import Foundation
+import TensorCore
+
+/// This process's place in the job: the one way to reach the MPI communicator from outside
+/// Distributed. The first call initialises MPI and must come from the main thread.
+public func jobCommunicator() -> Communicator { MPICommunicator.shared }
 
 /// The job's ranks over MPI_COMM_WORLD.
 ///
-/// MPI may be initialised once per process, so there is one instance: `MPICommunicator.shared`
-/// (MPI_Init_thread with MPI_THREAD_FUNNELED on first use: only the main thread calls MPI; the
+/// MPI may be initialised once per process, so there is one instance, which `jobCommunicator()`
+/// hands out (MPI_Init_thread with MPI_THREAD_FUNNELED on first use: only the main thread calls MPI; the
 /// watchdog's MPI_Abort is the one exception, which Open MPI allows). Started without mpirun it
 /// is a singleton job of size 1, so unit tests need no launcher.
 ///
@@ -14,13 +19,14 @@ import Foundation
 ///
 /// Call `shutdown()` (MPI_Finalize) once at the end of a successful run. A rank that fails must
 /// call `abort(code:message:)` instead — see the failure rule on `Communicator`.
-public final class MPICommunicator: Communicator, @unchecked Sendable {
+
+final class MPICommunicator: Communicator, @unchecked Sendable {
     public let rank: Int
     public let size: Int
     public let localRank: Int
     public let localSize: Int
     public let hostname: String
-    public var step = 0
+    public var activity = "start-up"
     /// Open MPI's thread support level granted by MPI_Init_thread.
     public let threadLevel: Int32
     /// Aborts the job when a blocking collective stays open longer than its timeout.
@@ -34,7 +40,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     /// The process's communicator; the first access initialises MPI and must come from the
     /// main thread (MPI_THREAD_FUNNELED: the thread that initialised MPI is the one that calls it).
-    public static let shared = MPICommunicator()
+    static let shared = MPICommunicator()
 
     /// Seconds a blocking collective may take before the job is aborted (≤ 0: never).
     public var collectiveTimeout: Double {
@@ -54,7 +60,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
             let rc = MPI_Init_thread(nil, nil, trainer_mpi_thread_funneled(), &provided)
             if rc != trainer_mpi_success() {
                 printError("MPI_Init_thread failed with code \(rc); is Open MPI installed and the job started by mpirun?")
-                exit(2)
+                exit(ExitStatus.mpiUnavailable)
             }
         } else {
             MPI_Query_thread(&provided)
@@ -82,8 +88,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         var dup: MPI_Comm? = nil
         guard MPI_Comm_dup(world, &dup) == trainer_mpi_success(), let dup else {
             printError("rank \(r): MPI_Comm_dup failed while starting MPI")
-            MPI_Abort(world, 2)
-            exit(2)
+            MPI_Abort(world, ExitStatus.mpiUnavailable)
+            exit(ExitStatus.mpiUnavailable)
         }
         MPI_Comm_set_errhandler(dup, trainer_mpi_errors_return())
         gradientComm = dup
@@ -92,7 +98,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
         let myRank = Int(r)
         watchdog = Watchdog(timeout: Watchdog.defaultTimeout) { message in
-            MPICommunicator.abortWorld(rank: myRank, code: 4, message: message)
+            MPICommunicator.abortWorld(rank: myRank, code: ExitStatus.collectiveTimeout, message: message)
         }
     }
 
@@ -202,24 +208,28 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         exit(code)
     }
 
-    // MARK: Non-blocking pieces for GradientBucketer
+    // MARK: Non-blocking sums (gradient buckets)
+
+    public func makePendingSums(slots: Int) -> PendingSums {
+        size > 1 ? MPIPendingSums(self, slots: slots) : BlockingSums(self)
+    }
 
     /// Starts an in-place sum of `buffer` over all ranks; complete it with `waitAll`.
-    func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, request: UnsafeMutablePointer<MPI_Request?>) {
+    fileprivate func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, request: UnsafeMutablePointer<MPI_Request?>) {
         precondition(buffer.count <= Int(Int32.max), "MPICommunicator: bucket of \(buffer.count) floats exceeds one MPI message")
         check(MPI_Iallreduce(trainer_mpi_in_place(), buffer.baseAddress, Int32(buffer.count), trainer_mpi_float(),
                              trainer_mpi_sum(), gradientComm, request), "MPI_Iallreduce")
     }
 
     /// Lets MPI progress outstanding requests without blocking; completed ones become null.
-    func test(_ requests: UnsafeMutablePointer<MPI_Request?>, count: Int) {
+    fileprivate func test(_ requests: UnsafeMutablePointer<MPI_Request?>, count: Int) {
         guard count > 0 else { return }
         var done: Int32 = 0
         check(MPI_Testall(Int32(count), requests, &done, trainer_mpi_statuses_ignore()), "MPI_Testall")
     }
 
     /// Blocks (under the watchdog) until every request has completed.
-    func waitAll(_ requests: UnsafeMutablePointer<MPI_Request?>, count: Int) {
+    fileprivate func waitAll(_ requests: UnsafeMutablePointer<MPI_Request?>, count: Int) {
         guard count > 0 else { return }
         run("MPI_Waitall(gradient buckets)") { MPI_Waitall(Int32(count), requests, trainer_mpi_statuses_ignore()) }
     }
@@ -230,7 +240,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     @inline(__always)
     private func run(_ operation: StaticString, _ call: () -> Int32) {
         precondition(!isShutDown, "MPICommunicator: \(operation) after shutdown()")
-        watchdog.begin(operation, step: step)
+        watchdog.begin(operation, activity: activity)
         let rc = call()
         watchdog.end()
         check(rc, operation)
@@ -242,7 +252,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         var text = [CChar](repeating: 0, count: Int(trainer_mpi_max_error_string()) + 1)
         var length: Int32 = 0
         MPI_Error_string(rc, &text, &length)
-        abort(code: 3, message: "\(operation) failed at step \(step): \(text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) (MPI error \(rc))")
+        abort(code: ExitStatus.mpiError, message: "\(operation) failed at \(activity): \(text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) (MPI error \(rc))")
     }
 
     private func checkRoot(_ root: Int) {
@@ -260,4 +270,30 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
             offset += n
         }
     }
+}
+
+/// MPI_Iallreduce requests, one per slot, on the communicator's duplicate of COMM_WORLD.
+private final class MPIPendingSums: PendingSums {
+    private let communicator: MPICommunicator
+    private let requests: UnsafeMutablePointer<MPI_Request?>
+    private let count: Int
+
+    init(_ communicator: MPICommunicator, slots: Int) {
+        self.communicator = communicator
+        count = slots
+        requests = .allocate(capacity: Swift.max(slots, 1))
+        requests.initialize(repeating: trainer_mpi_request_null(), count: Swift.max(slots, 1))
+    }
+
+    deinit { requests.deallocate() }
+
+    func start(_ buffer: UnsafeMutableBufferPointer<Float>, slot: Int) {
+        communicator.startAllReduceSum(buffer, request: requests + slot)
+    }
+
+    func progress(slots: Range<Int>) {
+        communicator.test(requests + slots.lowerBound, count: slots.count)
+    }
+
+    func waitAll() { communicator.waitAll(requests, count: count) }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Turns a hang into an error: every blocking collective is bracketed by `begin`/`end`, and a
 /// background thread that finds one still open after `timeout` seconds calls `onTimeout` with a
-/// message naming the operation and the step (MPICommunicator then aborts the whole job).
+/// message naming the operation and the caller's activity (MPICommunicator then aborts the job).
 ///
 /// A collective that never completes almost always means another rank died or took a different
 /// path (a mismatched collective); without the watchdog the job would sit idle until the batch
@@ -11,7 +11,7 @@ public final class Watchdog: @unchecked Sendable {
     private let lock = NSLock()
     private var _timeout: Double
     private var operation: StaticString = ""
-    private var operationStep = 0
+    private var operationActivity = ""
     /// Monotonic start time of the open collective; nil when none is open.
     private var startedAt: Double?
     private var fired = false
@@ -44,10 +44,10 @@ public final class Watchdog: @unchecked Sendable {
 
     /// Marks the start of a blocking collective (not nestable: one open at a time).
     @inline(__always)
-    public func begin(_ operation: StaticString, step: Int) {
+    public func begin(_ operation: StaticString, activity: String) {
         let now = monotonicSeconds()
         lock.lock()
-        self.operation = operation; operationStep = step; startedAt = now; fired = false
+        self.operation = operation; operationActivity = activity; startedAt = now; fired = false
         lock.unlock()
     }
 
@@ -73,7 +73,7 @@ public final class Watchdog: @unchecked Sendable {
             let open = monotonicSeconds() - start
             if open > timeout {
                 fired = true
-                message = "collective '\(operation)' at step \(operationStep) has not completed after "
+                message = "collective '\(operation)' at \(operationActivity) has not completed after "
                     + "\(String(format: "%.0f", open)) s (collective_timeout \(String(format: "%g", timeout)) s); "
                     + "another rank has probably failed, hung, or called a different collective"
             }

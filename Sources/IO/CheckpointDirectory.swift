@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// The checkpoint folder of a run: `ckpt-<step>.h5` files (plus at most one `.tmp` being
 /// written). Finds the latest valid checkpoint for resuming and prunes old ones.
@@ -39,7 +40,7 @@ public struct CheckpointDirectory: Sendable {
 
     /// The newest checkpoint that fully validates (opens, complete = 1, checksum). Each newer
     /// invalid one is reported through `warn` in one line and skipped. Nil when none is valid.
-    public func latestValid(warn: (String) -> Void = Self.printWarning) throws -> (step: Int, path: String)? {
+    public func latestValid(warn: (String) -> Void = printError) throws -> (step: Int, path: String)? {
         for entry in try list().reversed() {
             do {
                 try CheckpointFile.validate(entry.path)
@@ -79,9 +80,5 @@ public struct CheckpointDirectory: Sendable {
             }
         }
         return removed
-    }
-
-    public static func printWarning(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Distributed
 import IO
 import TensorCore
 
@@ -96,8 +97,8 @@ public struct FaultInjection: Sendable, Equatable {
         case .nan:
             input.data[0] = .nan
         case .exit:
-            Launcher.printError("rank \(rank): exiting without MPI_Abort (\(origin))")
-            exit(1)
+            printError("rank \(rank): exiting without MPI_Abort (\(origin))")
+            exit(ExitStatus.failure)
         case .segv:
             raise(SIGSEGV)
         case .trap:

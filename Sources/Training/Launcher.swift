@@ -1,12 +1,11 @@
 import Distributed
 import Foundation
+import TensorCore
 
 /// Top-level plumbing of a training process: MPI start-up, stop signals, and the rule that any
 /// failure on any rank ends the whole job with one line and a non-zero status.
 public enum Launcher {
-    /// Runs a training job on this rank and returns the process exit status:
-    /// 0 finished; 1 bad input or failure (one line on stderr); 3 non-finite loss or gradient;
-    /// 128+signal after a requested stop (SIGTERM 143, SIGINT 130, SIGUSR1 138) with a checkpoint written.
+    /// Runs a training job on this rank and returns the process exit status (`ExitStatus`).
     /// `stopAtStep` stops like SIGTERM after that global step (tests of exact resume use it).
     public static func runTraining(configPath: String, overrides: [String], forceResume: Bool = false,
                                    stopAtStep: Int? = nil) -> Int32 {
@@ -18,8 +17,8 @@ public enum Launcher {
             let finished = try trainer.run(stopRequested: {
                 StopSignal.received != 0 || stopAtStep.map { trainer.cursor.globalStep >= $0 } == true
             })
-            if finished { return 0 }
-            return StopSignal.received != 0 ? 128 + StopSignal.received : 0
+            if finished { return ExitStatus.success }
+            return StopSignal.received != 0 ? ExitStatus.stopped(by: StopSignal.received) : ExitStatus.success
         }
     }
 
@@ -27,7 +26,7 @@ public enum Launcher {
     /// success): a `CollectiveStop` is reported once and every rank exits cleanly; any other
     /// error aborts the whole job, naming this rank.
     public static func runCollective(_ body: (Communicator) throws -> Int32) -> Int32 {
-        let comm = MPICommunicator.shared
+        let comm = jobCommunicator()
         FatalSignals.install(rank: comm.rank)
         do {
             let status = try body(comm)
@@ -38,7 +37,7 @@ public enum Launcher {
             comm.shutdown()
             return stop.code
         } catch {
-            comm.abort(code: 1, message: "\(error)")
+            comm.abort(code: ExitStatus.failure, message: "\(error)")
         }
     }
 
@@ -46,14 +45,8 @@ public enum Launcher {
     public static func guarded<T>(_ body: () throws -> T) rethrows -> T {
         do { return try body() } catch {
             printError("trainer: \(error)")
-            exit(1)
+            exit(ExitStatus.failure)
         }
-    }
-
-    /// One line on stderr (unbuffered, so it survives an abort that follows).
-    public static func printError(_ line: String) {
-        fflush(nil)
-        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 }
 

@@ -43,7 +43,7 @@ final class StepRunner {
     /// sees the same summed gradients, so every rank stops at the same step, before the update.
     func step(indices: ArraySlice<Int>, loader: BatchLoader, epoch: Int, globalStep: Int,
               lr: Float, skipNonfinite: Bool) throws -> Anomaly {
-        communicator.step = globalStep
+        communicator.activity = "step \(globalStep)"
         if skipNonfinite { saveBuffers() }
         context.training = true
         context.epoch = epoch
@@ -77,14 +77,13 @@ final class StepRunner {
         if let bad = firstNonFiniteGradient() {
             // Rare path, taken by every rank together (same summed gradients): one extra
             // collective finds the lowest rank, if any, whose own loss was not finite.
-            let size = communicator.size
-            let lossRank = size > 1 ? Int(-communicator.allReduceMax(localLossFinite ? -Double(size) : -Double(communicator.rank)))
-                                    : (localLossFinite ? size : 0)
-            let what = lossRank < size
-                ? "non-finite loss at step \(globalStep) on rank \(lossRank) (first non-finite gradient in \(bad))"
-                : "non-finite gradient at step \(globalStep) (first in \(bad))"
+            let what = if let lossRank = communicator.lowestRank(where: !localLossFinite) {
+                "non-finite loss at step \(globalStep) on rank \(lossRank) (first non-finite gradient in \(bad))"
+            } else {
+                "non-finite gradient at step \(globalStep) (first in \(bad))"
+            }
             guard skipNonfinite else {
-                throw CollectiveStop(what + "; stopped without writing a checkpoint of this state (train.skip_nonfinite: true skips such steps)", code: 3)
+                throw CollectiveStop(what + "; stopped without writing a checkpoint of this state (train.skip_nonfinite: true skips such steps)", code: ExitStatus.nonFinite)
             }
             skippedSteps += 1
             restoreBuffers()

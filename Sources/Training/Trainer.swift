@@ -32,7 +32,7 @@ public final class Trainer {
 
         let threads = config.train.blasThreads ?? defaultBLASThreads(localSize: comm.localSize)
         BLAS.threads = threads
-        (comm as? MPICommunicator)?.collectiveTimeout = config.train.collectiveTimeout
+        comm.collectiveTimeout = config.train.collectiveTimeout
 
         let t = config.train
         let perStep = comm.size * t.accumulate

@@ -15,7 +15,7 @@ public struct CollectiveStop: Error, CustomStringConvertible {
     public let description: String
     public let reporter: Int
     public let code: Int32
-    public init(_ description: String, reporter: Int = 0, code: Int32 = 1) {
+    public init(_ description: String, reporter: Int = 0, code: Int32 = ExitStatus.failure) {
         self.description = description; self.reporter = reporter; self.code = code
     }
 }
@@ -29,9 +29,7 @@ extension Communicator {
         do { result = .success(try body()) } catch { result = .failure(error) }
         let failed: Bool
         if case .failure = result { failed = true } else { failed = false }
-        // Lowest failing rank: max over ranks of −rank (or −size when fine).
-        let lowest = size > 1 ? Int(-allReduceMax(failed ? -Double(rank) : -Double(size))) : (failed ? 0 : 1)
-        if lowest >= size { return try result.get() }
+        guard let lowest = lowestRank(where: failed) else { return try result.get() }
         var message = ""
         if case .failure(let e) = result { message = "\(e)" }
         if size > 1 { message = broadcast(string: message, root: lowest) }

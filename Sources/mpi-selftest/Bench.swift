@@ -5,7 +5,7 @@ import Foundation
 /// quotes) and the same 4 MB through the GradientBucketer. Each iteration starts after a
 /// barrier and counts the slowest rank; median and minimum over the iterations are printed,
 /// since a shared machine's load makes the mean noisy.
-func runBench(_ comm: MPICommunicator) {
+func runBench(_ comm: Communicator) {
     func timed(iterations: Int, _ body: () -> Void) -> (median: Double, min: Double) {
         for _ in 0..<3 { body() }
         var times = [Double](repeating: 0, count: iterations)

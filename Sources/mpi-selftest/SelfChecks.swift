@@ -4,13 +4,13 @@ import Foundation
 /// Every collective of the Distributed target checked against values computed from the formula
 /// each rank used to fill its buffer. Each rank runs the same checks (same count everywhere).
 final class SelfChecks {
-    let comm: MPICommunicator
+    let comm: Communicator
     private(set) var count = 0
     private(set) var failures: [String] = []
     var rank: Int { comm.rank }
     var size: Int { comm.size }
 
-    init(_ comm: MPICommunicator) { self.comm = comm }
+    init(_ comm: Communicator) { self.comm = comm }
 
     func check(_ ok: Bool, _ name: String, _ detail: @autoclosure () -> String = "") {
         count += 1

@@ -7,11 +7,11 @@
 import Distributed
 import Foundation
 
-let comm = MPICommunicator.shared
+let comm = jobCommunicator()
 let arguments = Set(CommandLine.arguments.dropFirst())
 
 if arguments.contains("--abort") {
-    comm.step = 3
+    comm.activity = "step 3"
     if comm.rank == 1 {
         usleep(200_000)
         comm.abort(code: 7, message: "selftest abort requested (the other ranks wait in a barrier)")
@@ -23,7 +23,7 @@ if arguments.contains("--abort") {
 
 if arguments.contains("--watchdog") {
     comm.collectiveTimeout = 1
-    comm.step = 7
+    comm.activity = "step 7"
     if comm.rank == 0 {
         sleep(60)  // never joins: the other ranks' watchdog must end the job first
     } else {

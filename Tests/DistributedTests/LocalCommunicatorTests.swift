@@ -50,7 +50,7 @@ final class LocalCommunicatorTests: XCTestCase {
         if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil {
             throw XCTSkip("test process itself runs under mpirun")
         }
-        let comm = MPICommunicator.shared
+        let comm = jobCommunicator()
         XCTAssertEqual(comm.size, 1)
         XCTAssertEqual(comm.rank, 0)
         XCTAssertEqual(comm.localSize, 1)

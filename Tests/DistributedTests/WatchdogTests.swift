@@ -15,7 +15,7 @@ final class WatchdogTests: XCTestCase {
         let reports = Reports()
         let w = Watchdog(timeout: 0.2) { reports.add($0) }
         defer { w.stop() }
-        w.begin("MPI_Barrier", step: 42)
+        w.begin("MPI_Barrier", activity: "step 42")
         Thread.sleep(forTimeInterval: 0.8)
         w.end()
         XCTAssertEqual(reports.all.count, 1, "\(reports.all)")
@@ -29,13 +29,13 @@ final class WatchdogTests: XCTestCase {
         let w = Watchdog(timeout: 0.3) { reports.add($0) }
         defer { w.stop() }
         for step in 0..<20 {
-            w.begin("MPI_Allreduce", step: step)
+            w.begin("MPI_Allreduce", activity: "step \(step)")
             Thread.sleep(forTimeInterval: 0.02)
             w.end()
         }
         Thread.sleep(forTimeInterval: 0.4)  // nothing open: nothing to report
         w.timeout = 0
-        w.begin("MPI_Bcast", step: 1)
+        w.begin("MPI_Bcast", activity: "step 1")
         Thread.sleep(forTimeInterval: 0.5)
         w.end()
         XCTAssertEqual(reports.all, [])
