@@ -1,3 +1,4 @@
+import TensorCore
 /// Where a config value came from: a line of a file, or a `--set` override.
 public enum ConfigOrigin: Sendable, Equatable {
     case file(String, line: Int)
@@ -43,27 +44,11 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
 
 /// Nearest-name suggestions for misspelt keys and values.
 enum Suggest {
-    /// Levenshtein distance over characters.
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            cur[0] = i
-            for j in 1...b.count {
-                cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&prev, &cur)
-        }
-        return prev[b.count]
-    }
-
     /// The candidate closest to `word` when it is close enough to be a likely typo
     /// (distance ≤ max(2, length / 3)), or one that `word` is a prefix of.
     static func nearest(_ word: String, in candidates: [String]) -> String? {
         let w = word.lowercased()
-        let scored = candidates.map { (c: $0, d: distance(w, $0.lowercased())) }
+        let scored = candidates.map { (c: $0, d: editDistance(w, $0)) }
         guard let best = scored.min(by: { $0.d < $1.d }) else { return nil }
         if best.d <= Swift.max(2, w.count / 3) { return best.c }
         return candidates.first { w.count >= 3 && $0.lowercased().hasPrefix(w) }

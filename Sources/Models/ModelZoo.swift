@@ -1,4 +1,5 @@
 import NN
+import TensorCore
 
 /// A model request the zoo cannot satisfy (unknown name, bad argument); one line.
 public struct ModelError: Error, CustomStringConvertible {
@@ -65,21 +66,5 @@ public enum ModelZoo {
         if let p = presets.first(where: { $0.0 == name }) { return p.1 }
         let nearest = names.min { editDistance($0, name) < editDistance($1, name) }!
         throw ModelError("unknown model '\(name)' (did you mean '\(nearest)'?); valid: \(names.joined(separator: ", "))")
-    }
-
-    /// Levenshtein distance, case-insensitive.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let s = Array(a.lowercased()), t = Array(b.lowercased())
-        if s.isEmpty { return t.count }
-        var row = Array(0...t.count)
-        for i in 1...s.count {
-            var prev = row[0]; row[0] = i
-            for j in stride(from: 1, through: t.count, by: 1) {
-                let cur = row[j]
-                row[j] = Swift.min(row[j] + 1, row[j - 1] + 1, prev + (s[i - 1] == t[j - 1] ? 0 : 1))
-                prev = cur
-            }
-        }
-        return row[t.count]
     }
 }
