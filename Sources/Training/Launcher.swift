@@ -50,24 +50,9 @@ public enum Launcher {
     }
 }
 
-/// SIGTERM / SIGINT / SIGUSR1 (Slurm preemption, Ctrl-C, a scheduler's warning): recorded,
-/// then acted on at the next step boundary by every rank together (finish the step, write a
-/// checkpoint, exit 128+signal: 143, 130, 138).
-///
-/// Under Open MPI's mpirun (4.1.4, measured in Tests/TrainingTests/ResumeTests): SIGUSR1 sent
-/// to mpirun is forwarded to every rank at once — they stop as above and exit 138, and so does
-/// mpirun: the way to stop an mpirun job. A SIGTERM or SIGINT sent to mpirun instead starts its
-/// teardown: it stops forwarding the ranks' output, sends them SIGCONT, sends SIGTERM only
-/// `odls_base_sigkill_timeout` seconds later (default 1), and SIGKILL as long after that; mpirun
-/// exits 1. With the default the ranks have 1 s — too little for a step and a checkpoint — so
-/// raise it to more than a step plus a checkpoint write (`mpirun --mca odls_base_sigkill_timeout
-/// 120`, or OMPI_MCA_odls_base_sigkill_timeout=120 in mpirun's environment) or use SIGUSR1.
-/// Slurm: with `srun` as the launcher every rank receives the SIGTERM itself (scancel, time
-/// limit) and has KillWait (30 s by default) to stop; `#SBATCH --signal=USR1@300` sends SIGUSR1
-/// to the ranks 5 minutes before the time limit. With mpirun inside a batch script, ask for the
-/// warning on the batch shell and forward it to mpirun:
-/// `#SBATCH --signal=B:USR1@300`, then `mpirun ... & pid=$!; trap 'kill -USR1 $pid' USR1;
-/// wait $pid; wait $pid` (the first wait returns when the trap fires).
+/// SIGTERM / SIGINT / SIGUSR1: recorded here, acted on at the next step boundary by every rank
+/// together (checkpoint, then `ExitStatus.stopped(by:)`). What mpirun and Slurm do with each
+/// signal is in docs/stopping.md.
 public enum StopSignal {
     nonisolated(unsafe) private static var value: Int32 = 0
 
