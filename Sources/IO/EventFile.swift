@@ -6,7 +6,7 @@ import Foundation
 ///     record:  uint64 length | uint32 masked CRC-32C of the length bytes | data | uint32 masked CRC-32C of data
 ///     data:    an Event message (tensorflow/core/util/event.proto):
 ///              Event { double wall_time = 1; int64 step = 2; oneof { string file_version = 3;
-///                      Summary summary = 5; SessionLog session_log = 6; } }
+///                      Summary summary = 5; SessionLog session_log = 7; } }
 ///              Summary { repeated Value value = 1; }  Value { string tag = 1; float simple_value = 2; }
 ///              SessionLog { SessionStatus status = 1; }   (START = 1)
 ///
@@ -60,7 +60,7 @@ public final class EventFile {
         var event = ProtobufWriter()
         event.double(1, wallTime.timeIntervalSince1970)
         event.int(2, Int64(step))
-        event.message(6, log.bytes)
+        event.message(7, log.bytes)
         write(event.bytes)
     }
 

@@ -1,6 +1,6 @@
 /// The few protobuf wire-format encodings the TensorBoard event file needs, written as the
 /// reference encoders write them: fields in field-number order, proto3 defaults (0, empty)
-/// left out, varints little-endian base 128, fixed-width values little-endian.
+/// left out (but a set oneof member is written), varints little-endian base 128, fixed-width values little-endian.
 struct ProtobufWriter {
     private(set) var bytes: [UInt8] = []
 
@@ -20,8 +20,8 @@ struct ProtobufWriter {
         withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
+    /// A float member of a oneof: written even when 0 (a set oneof member always is).
     mutating func float(_ field: Int, _ value: Float) {
-        guard value.bitPattern != 0 else { return }
         key(field, .fixed32)
         withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
     }
