@@ -6,6 +6,8 @@
 ///     shuffle    true: a new global permutation every epoch, from (seed, epoch)
 ///     augment    {crop_padding: 0, flip: false}: random crop after zero padding by
 ///                crop_padding pixels, random horizontal flip (training only). Default: none
+///     val_split  none: the file's /val split when present, else no validation; or a fraction in
+///                (0, 1) of /train held out (chosen from train.seed, the same on any number of ranks)
 public struct DataConfig: Equatable, Sendable {
     public struct Augment: Equatable, Sendable {
         public var cropPadding: Int
@@ -16,10 +18,12 @@ public struct DataConfig: Equatable, Sendable {
     public var std: [Double]?
     public var shuffle: Bool
     public var augment: Augment
+    /// Fraction of /train held out for validation; nil: /val of the file if any.
+    public var valSplit: Double?
 
     static func read(_ node: ConfigNode?, origin: ConfigOrigin, log: EffectiveLog) throws -> DataConfig {
         let r = try MappingReader(node, path: ["data"], origin: origin,
-                                  allowed: ["path", "mean", "std", "shuffle", "augment"], log: log)
+                                  allowed: ["path", "mean", "std", "shuffle", "augment", "val_split"], log: log)
         let path = try r.string("path", default: nil)
         let mean = try r.read("mean", default: nil, note: "from the dataset", Scalar.doubleList, render: Scalar.render,
                               check: { $0.isEmpty ? "must not be empty" : nil })
@@ -32,7 +36,9 @@ public struct DataConfig: Equatable, Sendable {
         let a = try MappingReader(r.node("augment"), path: ["data", "augment"], origin: r.origin(of: "augment"),
                                   allowed: ["crop_padding", "flip"], log: log)
         let augment = Augment(cropPadding: try a.int("crop_padding", default: 0, min: 0), flip: try a.bool("flip", default: false))
-        return DataConfig(path: path, mean: mean, std: std, shuffle: shuffle, augment: augment)
+        let valSplit = try r.read("val_split", default: nil, note: "/val of the file if present, else none", Scalar.double,
+                                  render: Scalar.render, check: { $0 <= 0 || $0 >= 1 ? "must lie in (0, 1), got \(Scalar.format($0))" : nil })
+        return DataConfig(path: path, mean: mean, std: std, shuffle: shuffle, augment: augment, valSplit: valSplit)
     }
 }
 
@@ -49,6 +55,8 @@ public struct DataConfig: Equatable, Sendable {
 ///     blas_threads        auto (null): cores ÷ ranks on the node; or a count >= 1
 ///     collective_timeout  600 seconds a rank waits in a collective before aborting the run (0: forever)
 ///     skip_nonfinite      false: a non-finite loss or gradient stops the run; true: that step is skipped
+///     early_stop          none; {metric: val_loss, patience: 5, min_delta: 0}: stop when the metric has
+///                         not improved by more than min_delta for `patience` evaluations in a row
 public struct TrainConfig: Equatable, Sendable {
     public var epochs: Int
     public var batchSize: Int
@@ -60,11 +68,12 @@ public struct TrainConfig: Equatable, Sendable {
     public var blasThreads: Int?
     public var collectiveTimeout: Double
     public var skipNonfinite: Bool
+    public var earlyStop: EarlyStop?
 
     static func read(_ node: ConfigNode?, origin: ConfigOrigin, log: EffectiveLog) throws -> TrainConfig {
         let r = try MappingReader(node, path: ["train"], origin: origin,
                                   allowed: ["epochs", "batch_size", "accumulate", "seed", "label_smoothing", "sync_bn",
-                                            "blas_threads", "collective_timeout", "skip_nonfinite"], log: log)
+                                            "blas_threads", "collective_timeout", "skip_nonfinite", "early_stop"], log: log)
         let epochs = try r.int("epochs", default: nil, min: 1)
         let batchSize = try r.int("batch_size", default: 128, min: 1)
         let accumulate = try r.int("accumulate", default: 1, min: 1)
@@ -79,9 +88,10 @@ public struct TrainConfig: Equatable, Sendable {
         }, render: { $0.map(Scalar.render) ?? .inline("auto") }, check: { v in v.flatMap { $0 < 1 ? "must be >= 1, got \($0)" : nil } })
         let timeout = try r.double("collective_timeout", default: 600) { $0 < 0 ? "must be >= 0 seconds, got \(Scalar.format($0))" : nil }
         let skip = try r.bool("skip_nonfinite", default: false)
+        let earlyStop = try EarlyStop.read(r, log: log)
         return TrainConfig(epochs: epochs, batchSize: batchSize, accumulate: accumulate, seed: UInt64(seed),
                            labelSmoothing: smoothing, syncBN: syncBN, blasThreads: blas ?? nil,
-                           collectiveTimeout: timeout, skipNonfinite: skip)
+                           collectiveTimeout: timeout, skipNonfinite: skip, earlyStop: earlyStop)
     }
 }
 
@@ -213,6 +223,8 @@ public struct ScheduleConfig: Equatable, Sendable {
 ///     every_steps   0 (off): also every N optimizer steps
 ///     keep          3 newest checkpoints kept (0: keep all)
 ///     resume        auto (newest valid checkpoint in dir, if any) | never | PATH of a checkpoint
+///     best          none | val_acc | val_loss: also keep best.h5, the checkpoint of the best evaluation
+///                   by that metric, never pruned
 public struct CheckpointConfig: Equatable, Sendable {
     public enum Resume: Equatable, Sendable {
         case auto, never
@@ -223,10 +235,12 @@ public struct CheckpointConfig: Equatable, Sendable {
     public var everySteps: Int
     public var keep: Int
     public var resume: Resume
+    /// The metric best.h5 follows; nil: no best.h5.
+    public var best: MonitoredMetric?
 
     static func read(_ node: ConfigNode?, origin: ConfigOrigin, defaultDir: String, log: EffectiveLog) throws -> CheckpointConfig {
         let r = try MappingReader(node, path: ["checkpoint"], origin: origin,
-                                  allowed: ["dir", "every_epochs", "every_steps", "keep", "resume"], log: log)
+                                  allowed: ["dir", "every_epochs", "every_steps", "keep", "resume", "best"], log: log)
         let dir = try r.string("dir", default: defaultDir)
         let everyEpochs = try r.int("every_epochs", default: 1, min: 0)
         let everySteps = try r.int("every_steps", default: 0, min: 0)
@@ -246,7 +260,17 @@ public struct CheckpointConfig: Equatable, Sendable {
             case .path(let p): return Scalar.render(p)
             }
         })
-        return CheckpointConfig(dir: dir, everyEpochs: everyEpochs, everySteps: everySteps, keep: keep, resume: resume)
+        let best = try r.value("best", default: Best.none, { n -> Best in
+            let s = try Scalar.string(n)
+            guard let v = Best(rawValue: s) else { throw Problem("unknown metric '\(s)'" + Suggest.hint(s, in: Best.allCases.map(\.rawValue))) }
+            return v
+        }, render: { Scalar.render($0.rawValue) })
+        return CheckpointConfig(dir: dir, everyEpochs: everyEpochs, everySteps: everySteps, keep: keep, resume: resume,
+                                best: MonitoredMetric(rawValue: best.rawValue))
+    }
+
+    /// `best:` values: a monitored metric or none.
+    private enum Best: String, CaseIterable { case none, val_acc, val_loss
     }
 }
 
@@ -255,14 +279,16 @@ public struct CheckpointConfig: Equatable, Sendable {
 ///     dir          checkpoint.dir: metrics.csv is appended there
 ///     every_steps  50: one progress line (and metrics row) every N optimizer steps
 ///     progress     true: print progress lines to stdout (metrics.csv is written either way)
+///     tensorboard  true: also write the scalars as a TensorBoard event file (events.out.tfevents.*)
 public struct LogConfig: Equatable, Sendable {
     public var dir: String
     public var everySteps: Int
     public var progress: Bool
+    public var tensorboard: Bool
 
     static func read(_ node: ConfigNode?, origin: ConfigOrigin, defaultDir: String, log: EffectiveLog) throws -> LogConfig {
-        let r = try MappingReader(node, path: ["log"], origin: origin, allowed: ["dir", "every_steps", "progress"], log: log)
+        let r = try MappingReader(node, path: ["log"], origin: origin, allowed: ["dir", "every_steps", "progress", "tensorboard"], log: log)
         return LogConfig(dir: try r.string("dir", default: defaultDir), everySteps: try r.int("every_steps", default: 50, min: 1),
-                         progress: try r.bool("progress", default: true))
+                         progress: try r.bool("progress", default: true), tensorboard: try r.bool("tensorboard", default: true))
     }
 }

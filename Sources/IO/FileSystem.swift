@@ -26,7 +26,8 @@ public enum FileSystem {
             guard isDir.boolValue else { throw IOError(file: path, "exists and is not a folder") }
             return
         }
-        let parent = (path as NSString).deletingLastPathComponent
+        // Not NSString.deletingLastPathComponent: Foundation (Swift 6.3) traps on a one-character path ("b").
+        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
         if !parent.isEmpty && parent != path { try makeFolders(parent) }
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
             throw IOError(file: path, "cannot create folder: \(String(cString: strerror(errno)))")

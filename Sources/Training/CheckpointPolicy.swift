@@ -37,7 +37,10 @@ final class CheckpointPolicy {
 
     // MARK: Saving
 
-    func save(model: Model, optimizer: Optimizer, runner: StepRunner, cursor: TrainingCursor) throws {
+    /// Writes `ckpt-<step>.h5` (when `regular`) and/or `best.h5` (when `best`: the evaluation
+    /// just recorded in `history` is the best by checkpoint.best) from one snapshot.
+    func save(model: Model, optimizer: Optimizer, runner: StepRunner, cursor: TrainingCursor,
+              history: EvaluationHistory, regular: Bool = true, best: Bool = false) throws {
         // The interval's loss sums travel in the checkpoint so the first progress row after a
         // resume equals the uninterrupted run's: rank 0 keeps the global sums, the others restart.
         let mine = runner.takeInterval()
@@ -47,14 +50,19 @@ final class CheckpointPolicy {
         try communicator.agree("writing a checkpoint") {
             guard communicator.isRoot else { return }
             let checkpoint = snapshot(model: model, optimizer: optimizer, cursor: cursor, interval: sums,
-                                      skipped: runner.skippedSteps)
+                                      skipped: runner.skippedSteps, history: history)
+            if best { try CheckpointFile.write(checkpoint, to: bestPath) }
+            guard regular else { return }
             try directory.write(checkpoint)
             if config.checkpoint.keep > 0 { try directory.prune(keep: config.checkpoint.keep) }
         }
     }
 
+    /// `best.h5` beside the numbered checkpoints; pruning and resuming only look at `ckpt-*.h5`.
+    var bestPath: String { (config.checkpoint.dir as NSString).appendingPathComponent("best.h5") }
+
     private func snapshot(model: Model, optimizer: Optimizer, cursor: TrainingCursor, interval: [Double],
-                          skipped: Int) -> Checkpoint {
+                          skipped: Int, history: EvaluationHistory) -> Checkpoint {
         var tensors: [NamedTensor] = [], counters: [String: Int64] = [:], slots: [NamedTensor] = []
         for (key, entry) in model.stateEntries {
             switch entry {
@@ -72,7 +80,8 @@ final class CheckpointPolicy {
             worldSize: communicator.size, globalBatch: cursor.globalBatch, seed: config.train.seed,
             config: config.canonicalText,
             extraInts: ["optimizer_step": Int64(optimizer.stepCount), "skipped_steps": Int64(skipped)],
-            extraDoubles: ["interval_loss_sum": interval[0], "interval_correct": interval[1], "interval_samples": interval[2]],
+            extraDoubles: history.attributes.merging(
+                ["interval_loss_sum": interval[0], "interval_correct": interval[1], "interval_samples": interval[2]]) { a, _ in a },
             extraStrings: ["model": model.name, "optimizer": optimizer.kind, "dataset": datasetIdentity])
         return Checkpoint(metadata: metadata, model: tensors, counters: counters, optimizer: slots)
     }
@@ -81,7 +90,8 @@ final class CheckpointPolicy {
 
     /// Loads the checkpoint `checkpoint.resume` selects, if any, into every rank; otherwise the
     /// weights of `model.init_from`, if set. Returns true when a run was resumed.
-    func resume(model: Model, optimizer: Optimizer, runner: StepRunner, cursor: inout TrainingCursor) throws -> Bool {
+    func resume(model: Model, optimizer: Optimizer, runner: StepRunner, cursor: inout TrainingCursor,
+                history: inout EvaluationHistory) throws -> Bool {
         // Rank 0 picks and reads; every rank learns whether it worked.
         let loaded: Checkpoint? = try communicator.agree("reading the checkpoint") {
             guard communicator.isRoot else { return nil }
@@ -106,6 +116,10 @@ final class CheckpointPolicy {
             try initFrom(model: model)
             return false
         }
+        // Missing attributes (a checkpoint from before a tracker was configured) travel as +inf.
+        var evaluations = EvaluationHistory.attributeOrder.map { loaded?.metadata.extraDoubles[$0] ?? .infinity }
+        evaluations.withUnsafeMutableBufferPointer { broadcastDoubles($0) }
+        history.restore(Dictionary(uniqueKeysWithValues: zip(EvaluationHistory.attributeOrder, evaluations).filter { $0.1 != .infinity }))
         broadcastState(model: model, optimizer: optimizer)
         cursor.globalStep = Int(header[1])
         optimizer.stepCount = Int(header[2])
@@ -125,23 +139,6 @@ final class CheckpointPolicy {
             return p
         case .auto:
             return try directory.latestValid(warn: { self.say($0) })?.path
-        }
-    }
-
-    private func checkCompatible(_ c: Checkpoint, path: String, model: Model, cursor: TrainingCursor) throws {
-        let m = c.metadata
-        var problems: [String] = []
-        if m.globalBatch != cursor.globalBatch {
-            problems.append("it was trained with global batch \(m.globalBatch), this run has train.batch_size \(cursor.globalBatch)")
-        }
-        if let name = m.extraStrings["model"], name != model.name {
-            problems.append("it holds model '\(name)', this run builds '\(model.name)'")
-        }
-        if let data = m.extraStrings["dataset"], data != datasetIdentity {
-            problems.append("it was trained on \(data), this run reads \(datasetIdentity)")
-        }
-        if !problems.isEmpty && !force {
-            throw TrainingError("\(path): refusing to resume: \(problems.joined(separator: "; ")) (pass --force-resume to continue anyway, or set checkpoint.resume: never)")
         }
     }
 
@@ -199,7 +196,7 @@ final class CheckpointPolicy {
         bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(values).copyMemory(from: $0) }
     }
 
-    private func say(_ line: String) {
+    func say(_ line: String) {
         if communicator.isRoot { print(line); fflush(nil) }
     }
 }

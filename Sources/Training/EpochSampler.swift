@@ -7,29 +7,35 @@ import TensorCore
 /// tail (N mod B samples) is dropped so every rank runs the same number of steps. Because the
 /// permutation and the slices depend only on (seed, epoch, B), a run on N ranks visits exactly
 /// the samples a run on 1 rank does, and a resume on another number of ranks continues from the
-/// same global sample.
+/// same global sample. With `samples` (what a validation hold-out leaves of /train) the
+/// permutation is of positions in that list, mapped to its file indices.
 public struct EpochSampler: Sendable {
     public let datasetSize: Int
     public let globalBatch: Int
     public let worldSize: Int
     public let seed: UInt64
     public let shuffle: Bool
+    /// File indices of the trained samples; nil: 0..<datasetSize.
+    public let samples: [Int]?
 
-    public init(datasetSize: Int, globalBatch: Int, worldSize: Int, seed: UInt64, shuffle: Bool = true) {
+    public init(datasetSize: Int, globalBatch: Int, worldSize: Int, seed: UInt64, shuffle: Bool = true, samples: [Int]? = nil) {
         precondition(globalBatch % worldSize == 0, "EpochSampler: global batch \(globalBatch) not divisible by \(worldSize) ranks")
+        precondition(samples.map { $0.count == datasetSize } ?? true, "EpochSampler: \(samples?.count ?? 0) samples for a dataset size of \(datasetSize)")
         self.datasetSize = datasetSize; self.globalBatch = globalBatch; self.worldSize = worldSize
-        self.seed = seed; self.shuffle = shuffle
+        self.seed = seed; self.shuffle = shuffle; self.samples = samples
     }
 
     public var localBatch: Int { globalBatch / worldSize }
     /// Full global batches per epoch (the ragged tail is dropped).
     public var stepsPerEpoch: Int { datasetSize / globalBatch }
 
-    /// The epoch's order of global sample indices.
+    /// The epoch's order of global sample indices (file indices).
     public func permutation(epoch: Int) -> [Int] {
-        guard shuffle else { return Array(0..<datasetSize) }
+        guard shuffle else { return samples ?? Array(0..<datasetSize) }
         var rng = Philox(seed: seed, 0x5A3B_1E00, UInt32(truncatingIfNeeded: epoch))
-        return rng.permutation(datasetSize)
+        let order = rng.permutation(datasetSize)
+        guard let samples else { return order }
+        return order.map { samples[$0] }
     }
 
     /// The global sample indices rank `rank` trains on at `step` of an epoch with order `order`.

@@ -4,28 +4,39 @@ import Foundation
 import IO
 import Models
 
-/// `trainer eval`: test-split loss and accuracy of a checkpoint, sharded over the ranks.
+/// `trainer eval`: loss and accuracy of a checkpoint on the test split (or, with `--split val`,
+/// on the run's validation samples: data.val_split's hold-out or /val), sharded over the ranks.
 public enum Evaluation {
+    public enum Split: String, CaseIterable, Sendable { case test, val }
+
     public struct Report: Sendable {
         public let checkpoint: String
         public let step: Int
+        public let split: Split
         public let loss: Double
         public let accuracy: Double
         public let samples: Int
         public var json: String {
-            String(format: "{\"checkpoint\": \"%@\", \"step\": %d, \"test_loss\": %.6f, \"test_accuracy\": %.6f, \"samples\": %d}",
-                   checkpoint, step, loss, accuracy, samples)
+            let s = split.rawValue
+            return String(format: "{\"checkpoint\": \"%@\", \"step\": %d, \"%@_loss\": %.6f, \"%@_accuracy\": %.6f, \"samples\": %d}",
+                          checkpoint, step, s, loss, s, accuracy, samples)
         }
         public var text: String {
-            String(format: "%@ (step %d): test loss %.4f, test accuracy %.2f%% over %d images", checkpoint, step, loss, 100 * accuracy, samples)
+            String(format: "%@ (step %d): %@ loss %.4f, %@ accuracy %.2f%% over %d images", checkpoint, step, split.rawValue, loss,
+                   split.rawValue, 100 * accuracy, samples)
         }
     }
 
     /// Evaluates `checkpoint` (default: the newest valid one in the config's checkpoint.dir).
-    public static func run(configPath: String, overrides: [String], checkpoint: String?, communicator comm: Communicator) throws -> Report {
+    public static func run(configPath: String, overrides: [String], checkpoint: String?, split: Split = .test,
+                           communicator comm: Communicator) throws -> Report {
         let config = try comm.agree("reading the config") { try RunConfig.load(path: configPath, overrides: overrides) }
-        let test = try comm.agree("opening the dataset") {
-            try ImageDataset(path: config.data.path, split: "test", numClasses: config.model.numClasses)
+        let (test, samples) = try comm.agree("opening the dataset") { () -> (ImageDataset, [Int]?) in
+            guard split == .val else { return (try ImageDataset(path: config.data.path, split: "test", numClasses: config.model.numClasses), nil) }
+            guard let (set, samples, _) = try TrainingData.validation(config, train: nil) else {
+                throw TrainingError("\(config.file): --split val: the run has no validation split (set data.val_split, or add /val to \(config.data.path))")
+            }
+            return (set, samples)
         }
         let path = try comm.agree("finding the checkpoint") { () -> String in
             if let checkpoint { return checkpoint }
@@ -44,7 +55,7 @@ public enum Evaluation {
         let batch = 128
         let loader = BatchLoader(dataset: test, augmentation: Augmentation(cropPadding: 0, flip: false, mean: mean, std: std),
                                  maxBatch: batch)
-        let result = try Evaluator(model: model, loader: loader, communicator: comm, batch: batch).run()
-        return Report(checkpoint: path, step: step, loss: result.loss, accuracy: result.accuracy, samples: result.samples)
+        let result = try Evaluator(model: model, loader: loader, communicator: comm, batch: batch, samples: samples).run()
+        return Report(checkpoint: path, step: step, split: split, loss: result.loss, accuracy: result.accuracy, samples: result.samples)
     }
 }

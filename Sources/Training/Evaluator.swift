@@ -3,29 +3,35 @@ import Models
 import NN
 import TensorCore
 
-/// Eval-mode loss and accuracy over a whole split, sharded: rank r evaluates a contiguous
-/// 1/N of the samples and the sums are all-reduced, so every sample counts exactly once.
+/// Eval-mode loss and accuracy over a whole split (or the listed samples of it), sharded: rank
+/// r evaluates a contiguous 1/N of them and the sums are all-reduced, so every sample counts
+/// exactly once.
 final class Evaluator {
     let model: Model
     let loader: BatchLoader
     let communicator: Communicator
     let batch: Int
+    /// Indices of the split to evaluate (a validation hold-out); nil: all of it.
+    let samples: [Int]?
     private let loss = CrossEntropyLoss()
     private let context = ForwardContext(training: false)
 
-    init(model: Model, loader: BatchLoader, communicator: Communicator, batch: Int) {
+    init(model: Model, loader: BatchLoader, communicator: Communicator, batch: Int, samples: [Int]? = nil) {
         self.model = model; self.loader = loader; self.communicator = communicator; self.batch = batch
+        self.samples = samples
     }
 
     struct Result { var loss: Double; var accuracy: Double; var samples: Int }
 
     func run() throws -> Result {
-        let shard = evaluationShard(count: loader.dataset.count, rank: communicator.rank, worldSize: communicator.size)
+        let shard = evaluationShard(count: samples?.count ?? loader.dataset.count, rank: communicator.rank,
+                                    worldSize: communicator.size)
         var sums = [0.0, 0.0, 0.0]   // Σ loss, Σ correct, samples
         var start = shard.lowerBound
         while start < shard.upperBound {
             let end = Swift.min(start + batch, shard.upperBound)
-            try loader.load(start..<end, augment: false, seed: 0, epoch: 0)
+            if let samples { try loader.load(samples[start..<end], augment: false, seed: 0, epoch: 0) }
+            else { try loader.load(start..<end, augment: false, seed: 0, epoch: 0) }
             let logits = model.forward(loader.input, context)
             loss.forward(logits, labels: loader.labels(count: end - start))
             sums[0] += loss.lossSum; sums[1] += Double(loss.correct); sums[2] += Double(end - start)

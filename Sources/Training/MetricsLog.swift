@@ -1,45 +1,77 @@
 import Foundation
+import IO
 
-/// Rank 0's record of a run: `metrics.csv` in the log directory (one row per log interval and
-/// one per evaluation) and the progress lines on stdout.
+/// Rank 0's record of a run: `metrics.csv` and `metrics.jsonl` in the log directory (one row /
+/// object per log interval and per evaluation), the TensorBoard event file (log.tensorboard),
+/// and the progress lines on stdout.
 ///
-/// metrics.csv holds only values that are a pure function of the run (no timings), so an
-/// interrupted-and-resumed run writes exactly the rows an uninterrupted one does. On resume,
-/// rows past the checkpoint's step (written after it, then lost with the crash) are dropped.
+/// On resume, rows past the checkpoint's step (written after it, then lost with the crash) are
+/// dropped from both files, and the new event file starts with a SessionLog START that makes
+/// TensorBoard drop them too.
 final class MetricsLog {
-    static let header = "epoch,step,samples,lr,train_loss,train_acc,test_loss,test_acc,skipped_steps"
     let path: String
+    let jsonPath: String
     let printsProgress: Bool
-    private var handle: FileHandle?
+    private var csv: FileHandle?
+    private var json: FileHandle?
+    private let events: EventFile?
 
-    init(directory: String, resumeStep: Int?, printsProgress: Bool) throws {
+    init(directory: String, resumeStep: Int?, printsProgress: Bool, tensorboard: Bool, host: String) throws {
         self.printsProgress = printsProgress
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = (directory as NSString).appendingPathComponent("metrics.csv")
-        var kept = [MetricsLog.header]
+        jsonPath = (directory as NSString).appendingPathComponent("metrics.jsonl")
+        csv = try Self.open(path, header: MetricsRow.header, resumeStep: resumeStep) { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            return fields.count > 1 ? Int(fields[1]) : nil
+        }
+        json = try Self.open(jsonPath, header: nil, resumeStep: resumeStep) { line in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["step"] as? Int
+        }
+        if tensorboard {
+            events = try EventFile(directory: directory, host: host)
+            if let resumeStep { events?.sessionStart(step: resumeStep + 1) }
+        } else {
+            events = nil
+        }
+    }
+
+    deinit { try? csv?.close(); try? json?.close() }
+
+    /// Rewrites `path` with `header` and the old rows at or before `resumeStep` (none on a fresh
+    /// start, or when the old header differs), and returns it open for appending.
+    private static func open(_ path: String, header: String?, resumeStep: Int?, step: (Substring) -> Int?) throws -> FileHandle? {
+        var kept = header.map { [$0] } ?? []
         if let resumeStep, let old = try? String(contentsOfFile: path, encoding: .utf8) {
-            for line in old.split(separator: "\n").dropFirst() {
-                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-                if fields.count > 1, let step = Int(fields[1]), step <= resumeStep { kept.append(String(line)) }
+            let lines = old.split(separator: "\n")
+            if header == nil || lines.first.map(String.init) == header {
+                for line in lines.dropFirst(header == nil ? 0 : 1) {
+                    if let s = step(line), s <= resumeStep { kept.append(String(line)) }
+                }
             }
         }
         do {
-            try (kept.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            try kept.map { $0 + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
             throw TrainingError("\(path): cannot write metrics: \(error.localizedDescription)")
         }
-        handle = FileHandle(forWritingAtPath: path)
+        let handle = FileHandle(forWritingAtPath: path)
         handle?.seekToEndOfFile()
+        return handle
     }
 
-    deinit { try? handle?.close() }
-
-    func row(epoch: Int, step: Int, samples: Int, lr: Double, trainLoss: Double?, trainAccuracy: Double?,
-             testLoss: Double?, testAccuracy: Double?, skipped: Int) {
-        func f(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "" }
-        let line = "\(epoch),\(step),\(samples),\(String(format: "%.8g", lr)),\(f(trainLoss)),\(f(trainAccuracy)),\(f(testLoss)),\(f(testAccuracy)),\(skipped)\n"
-        handle?.write(line.data(using: .utf8)!)
+    func row(_ row: MetricsRow) {
+        csv?.write(Data(row.csvLine.utf8))
+        json?.write(Data(row.jsonLine.utf8))
     }
+
+    /// TensorBoard scalars at a global step (nothing without log.tensorboard).
+    func scalars(_ values: [(tag: String, value: Double)], step: Int) {
+        events?.scalars(values, step: step)
+    }
+
+    var eventFile: String? { events?.path }
 
     func say(_ line: String) {
         guard printsProgress else { return }

@@ -18,7 +18,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a config value, e.g. --set train.epochs=3 (repeatable).", valueName: "section.key=value"))
     var overrides: [String] = []
 
-    @Flag(help: "Resume even from a checkpoint of another global batch, model name or dataset.")
+    @Flag(help: "Resume even from a checkpoint of another global batch, model or dataset, or whose config differs in a key that changes the run (model.*, data.path/val_split/mean/std, train.seed, optimizer.name).")
     var forceResume = false
 
     @Option(help: ArgumentHelp("Stop after this global step with a checkpoint, as on SIGTERM (exit 0).", visibility: .hidden))

@@ -90,6 +90,15 @@ final class BadInputTests: XCTestCase {
              expect: ["--set train.epoch", "did you mean 'epochs'"]),
         Case(name: "config file missing", category: .config, configArgument: "nope.cfg",
              expect: ["nope.cfg: no such file"]),
+        Case(name: "validation split outside (0, 1)", category: .config, overrides: ["data.val_split=1.5"],
+             expect: ["--set data.val_split: must lie in (0, 1), got 1.5"]),
+        Case(name: "negative early-stop patience", category: .config,
+             edits: [("  blas_threads: 1", "  blas_threads: 1\n  early_stop: {patience: -2}")],
+             expect: ["run.cfg:", "train.early_stop.patience: must be >= 0, got -2"]),
+        Case(name: "unknown early-stop metric", category: .config, overrides: ["train.early_stop={metric: val_f1}"],
+             expect: ["--set train.early_stop.metric: unknown metric 'val_f1'"]),
+        Case(name: "unknown best-checkpoint metric", category: .config, edits: [("dir: out/ck", "dir: out/ck\n  best: top1")],
+             expect: ["run.cfg:", "checkpoint.best: unknown metric 'top1'"]),
 
         // Dataset
         Case(name: "dataset missing", category: .dataset, overrides: ["data.path=missing.h5"],
@@ -171,7 +180,7 @@ final class BadInputTests: XCTestCase {
              expect: ["bad.h5: refusing to resume: it holds model 'cifar_cnn', this run builds 'layers'"]),
         Case(name: "checkpoint of another layer list", category: .checkpoint, overrides: ["checkpoint.resume=bad.h5"],
              python: "shutil.copy(OTHER_CKPT, 'bad.h5')",
-             expect: ["bad.h5: /model/0.bias: shape (6), model 'layers' has (4)"]),
+             expect: ["bad.h5: refusing to resume: model.layers changed", "--force-resume"]),
         Case(name: "checkpoint of another global batch", category: .checkpoint, overrides: ["checkpoint.resume=bad.h5"],
              python: "f = checkpoint('bad.h5'); f.attrs['global_batch'] = 64; f.close()",
              expect: ["bad.h5: refusing to resume: it was trained with global batch 64, this run has train.batch_size 32"]),
@@ -192,6 +201,8 @@ final class BadInputTests: XCTestCase {
         Case(name: "fewer training samples than one batch", category: .launch, overrides: ["data.path=bad.h5"],
              python: "dataset('bad.h5', train=(images(16), labels(16)))",
              expect: ["bad.h5: /train has 16 samples, fewer than train.batch_size 32"]),
+        Case(name: "validation leaves fewer training samples than one batch", category: .launch, overrides: ["data.val_split=0.6"],
+             expect: ["data.h5: /train has 26 samples left after data.val_split, fewer than train.batch_size 32"]),
     ]
 
     /// Helpers for the rows' python: `images`, `labels`, `dataset` (a good dataset file unless
