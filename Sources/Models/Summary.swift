@@ -127,31 +127,6 @@ public struct ModelSummary {
         return out
     }
 
-    /// One JSON object: model, input, params, buffers_float, state_dict_keys, forward_macs,
-    /// activation_bytes_per_image, and layers (name, kind, output, params, macs).
-    public var json: String {
-        func str(_ s: String) -> String {
-            var o = "\""
-            for ch in s.unicodeScalars {
-                switch ch {
-                case "\"": o += "\\\""
-                case "\\": o += "\\\\"
-                case "\n": o += "\\n"
-                default: if ch.value < 0x20 { o += String(format: "\\u%04x", ch.value) } else { o.unicodeScalars.append(ch) }
-                }
-            }
-            return o + "\""
-        }
-        func arr(_ a: [Int]) -> String { "[" + a.map(String.init).joined(separator: ", ") + "]" }
-        let layers = rows.map {
-            "{\"name\": \(str($0.name)), \"kind\": \(str($0.kind)), \"output\": \(arr($0.outputShape)), \"params\": \($0.params), \"macs\": \($0.macs)}"
-        }
-        return "{\"model\": \(str(model)), \"input\": \(arr(input)), \"params\": \(params), \"buffers_float\": \(buffersFloat), "
-            + "\"state_dict_keys\": \(stateDictKeys), \"forward_macs\": \(forwardMacs), "
-            + "\"activation_bytes_per_image\": \(activationBytesPerImage), \"layers\": [\n  "
-            + layers.joined(separator: ",\n  ") + "\n]}"
-    }
-
     /// 1234567 → "1,234,567".
     public static func grouped(_ n: Int) -> String {
         let s = String(n.magnitude)

@@ -12,9 +12,10 @@ public enum Evaluation {
         public let loss: Double
         public let accuracy: Double
         public let samples: Int
+        /// One JSON object: checkpoint, step, test_loss, test_accuracy, samples (JSONEncoder).
         public var json: String {
-            String(format: "{\"checkpoint\": \"%@\", \"step\": %d, \"test_loss\": %.6f, \"test_accuracy\": %.6f, \"samples\": %d}",
-                   checkpoint, step, loss, accuracy, samples)
+            struct Document: Encodable { let checkpoint: String, step: Int, test_loss: Double, test_accuracy: Double, samples: Int }
+            return JSONText.encode(Document(checkpoint: checkpoint, step: step, test_loss: loss, test_accuracy: accuracy, samples: samples))
         }
         public var text: String {
             String(format: "%@ (step %d): test loss %.4f, test accuracy %.2f%% over %d images", checkpoint, step, loss, 100 * accuracy, samples)
@@ -25,7 +26,8 @@ public enum Evaluation {
     public static func run(configPath: String, overrides: [String], checkpoint: String?, communicator comm: Communicator) throws -> Report {
         let config = try comm.agree("reading the config") { try RunConfig.load(path: configPath, overrides: overrides) }
         let test = try comm.agree("opening the dataset") {
-            try ImageDataset(path: config.data.path, split: "test", numClasses: config.model.numClasses)
+            try ImageDataset(path: config.data.path, split: DatasetFile.evaluationSplit(in: config.data.path),
+                             numClasses: config.model.numClasses)
         }
         let path = try comm.agree("finding the checkpoint") { () -> String in
             if let checkpoint { return checkpoint }

@@ -6,10 +6,18 @@ import NN
 ///
 /// `imageShape` is the dataset's per-sample (C, H, W); presets and generic families are built at
 /// that input, a layer list at its own `model.input`, which must then equal the dataset's shape.
+/// `numClasses` nil builds a layer list whatever its output (a block, a feature extractor:
+/// `trainer summary`); the other families need a class count.
 public enum ModelFactory {
-    public static func build(_ config: ModelConfig, imageShape: [Int], numClasses: Int, seed: UInt64) throws -> Model {
+    public static func build(_ config: ModelConfig, imageShape: [Int], numClasses: Int?, seed: UInt64) throws -> Model {
         let inChannels = config.inChannels ?? imageShape[0]
         let shape = config.input ?? imageShape
+        if case .layers(let specs) = config.architecture {
+            let builder = try LayerListBuilder(inputShape: shape)
+            for spec in specs { try add(spec, to: builder) }
+            return try builder.build(seed: seed, numClasses: numClasses)
+        }
+        guard let numClasses else { throw TrainingError("model '\(config.name)' needs a class count (model.num_classes)") }
         switch config.architecture {
         case .zoo(let name):
             return try ModelZoo.build(name: name, numClasses: numClasses, inChannels: inChannels, inputShape: shape, seed: seed)
@@ -20,10 +28,8 @@ public enum ModelFactory {
             return try DenseNet.build(growth: spec.growth, blocks: spec.blocks, initFeatures: spec.initFeatures,
                                       bnSize: spec.bnSize, compression: spec.compression, stem: stem(spec.stem),
                                       numClasses: numClasses, inputShape: shape, seed: seed)
-        case .layers(let specs):
-            let builder = try LayerListBuilder(inputShape: shape)
-            for spec in specs { try add(spec, to: builder) }
-            return try builder.build(seed: seed, numClasses: numClasses)
+        case .layers:
+            preconditionFailure("ModelFactory: layer lists are built above")
         }
     }
 

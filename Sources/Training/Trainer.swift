@@ -45,7 +45,7 @@ public final class Trainer {
             }
             let classes = config.model.numClasses
             return (try ImageDataset(path: config.data.path, split: "train", numClasses: classes),
-                    try ImageDataset(path: config.data.path, split: "test", numClasses: classes))
+                    try ImageDataset(path: config.data.path, split: DatasetFile.evaluationSplit(in: config.data.path), numClasses: classes))
         }
         let (train, test) = data
         guard train.count >= t.batchSize else {
@@ -112,8 +112,9 @@ public final class Trainer {
         if let log {
             log.say("trainer: \(comm.size) rank(s) on \(Trainer.describeHosts(hosts)), \(threads) BLAS thread(s) per rank")
             log.say(config.effectiveDescription)
-            log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path): \(train.count) train / \(test.count) test images \(Shape.format(imageShape)), \(numClasses) classes")
-            log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(local) per rank); \(t.epochs) epochs")
+            for w in config.warnings { Launcher.printError("trainer: warning: \(w)") }
+            log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path) (source: \(train.source ?? "unknown")): \(train.count) train / \(test.count) \(test.split) images \(Shape.format(imageShape)), \(numClasses) classes")
+            log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(local) per rank); \(t.epochs) epoch\(t.epochs == 1 ? "" : "s")")
             if resumed { log.say("resumed at epoch \(cursor.epoch), step \(cursor.globalStep), \(cursor.samplesSeen) samples seen") }
         }
     }
