@@ -16,9 +16,13 @@ public enum TarReader {
     /// unread), in archive order.
     public static func forEachMember(in path: String, wanted: (String) -> Bool, _ body: (Member) throws -> Void) throws {
         let stream = try GzipStream(path: path)
-        var longName: String?
+        var longName: String?, first = true
         while true {
-            let header = try stream.readExactly(512, what: "a tar header")
+            var header = [UInt8](repeating: 0, count: 512)
+            let n = try header.withUnsafeMutableBytes { try stream.read(into: $0.baseAddress!, count: 512) }
+            if n == 0 && !first { return }        // no end-of-archive blocks: tolerated, as GNU tar does
+            guard n == 512 else { throw IOError(file: path, first ? "not a tar archive (too short)" : "truncated: the archive ends inside a header") }
+            first = false
             if header.allSatisfy({ $0 == 0 }) { return }
             try checkSum(header, path: path)
             let size = try octal(header[124..<136], path: path)

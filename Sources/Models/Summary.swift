@@ -33,9 +33,12 @@ public struct ModelSummary {
     public let forwardMacs: Int
     public let activationBytesPerImage: Int
 
-    public init(model: Model) {
+    public init(model: Model) { self.init(name: model.name, network: model.network, store: model.store) }
+
+    /// Any layer stack, classifier or not (a block, a feature extractor).
+    public init(name: String, network: Sequential, store: ParameterStore) {
         var owned: [String: Int] = [:]   // layer name → parameters it declared
-        for p in model.store.parameters {
+        for p in store.parameters {
             let owner = p.name.split(separator: ".", omittingEmptySubsequences: false).dropLast().joined(separator: ".")
             owned[owner, default: 0] += p.count
         }
@@ -47,7 +50,7 @@ public struct ModelSummary {
                 sharedRows.append((layer as? BatchNormReLU)?.sharesOutput ?? false)
                 let count = owned[layer.name] ?? 0
                 rows.append(Row(name: layer.name, kind: Self.kind(of: layer), outputShape: layer.outputShape,
-                                params: count, macs: Self.macs(of: layer, store: model.store)))
+                                params: count, macs: Self.macs(of: layer, store: store)))
                 return
             }
             layer.children.forEach(walk)
@@ -60,15 +63,15 @@ public struct ModelSummary {
                 rows.append(Row(name: block.name, kind: "dense concat", outputShape: block.outputShape, params: 0, macs: 0))
             }
         }
-        walk(model.network)
-        self.model = model.name
-        self.input = model.inputShape
+        walk(network)
+        self.model = name
+        self.input = network.inputShape
         self.rows = rows
-        params = model.store.parameterCount
-        buffersFloat = model.store.bufferCount
-        stateDictKeys = model.store.stateKeys.count
+        params = store.parameterCount
+        buffersFloat = store.bufferCount
+        stateDictKeys = store.stateKeys.count
         forwardMacs = rows.reduce(0) { $0 + $1.macs }
-        var floats = model.inputShape.reduce(1, *)
+        var floats = network.inputShape.reduce(1, *)
         for (row, shares) in zip(rows, sharedRows) where !shares { floats += row.outputShape.reduce(1, *) }
         for block in denseBlocks { floats += block.denseLayers.last!.norm1.outputShape.reduce(1, *) }
         activationBytesPerImage = 4 * floats

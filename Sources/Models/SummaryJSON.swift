@@ -29,11 +29,11 @@ extension ModelSummary {
 }
 
 /// The JSON the command line prints (`summary --json`, `eval --json`): JSONEncoder output,
-/// pretty-printed, keys in declaration order, non-finite numbers as the strings "nan", "inf", "-inf".
+/// pretty-printed, keys sorted, non-finite numbers as the strings "nan", "inf", "-inf".
 public enum JSONText {
     public static func encode<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do { return String(decoding: try encoder.encode(value), as: UTF8.self) } catch {
             preconditionFailure("JSONText: \(T.self) did not encode: \(error)")

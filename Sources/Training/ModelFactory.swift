@@ -6,16 +6,14 @@ import NN
 ///
 /// `imageShape` is the dataset's per-sample (C, H, W); presets and generic families are built at
 /// that input, a layer list at its own `model.input`, which must then equal the dataset's shape.
-/// `numClasses` nil builds a layer list whatever its output (a block, a feature extractor:
-/// `trainer summary`); the other families need a class count.
+/// `numClasses` nil leaves a layer list's class count to its last layer; the other families
+/// need one.
 public enum ModelFactory {
     public static func build(_ config: ModelConfig, imageShape: [Int], numClasses: Int?, seed: UInt64) throws -> Model {
         let inChannels = config.inChannels ?? imageShape[0]
         let shape = config.input ?? imageShape
         if case .layers(let specs) = config.architecture {
-            let builder = try LayerListBuilder(inputShape: shape)
-            for spec in specs { try add(spec, to: builder) }
-            return try builder.build(seed: seed, numClasses: numClasses)
+            return try layerList(specs, inputShape: shape).build(seed: seed, numClasses: numClasses)
         }
         guard let numClasses else { throw TrainingError("model '\(config.name)' needs a class count (model.num_classes)") }
         switch config.architecture {
@@ -31,6 +29,13 @@ public enum ModelFactory {
         case .layers:
             preconditionFailure("ModelFactory: layer lists are built above")
         }
+    }
+
+    /// The builder holding a config's layer list (`trainer summary` summarises it unbuilt).
+    public static func layerList(_ specs: [LayerSpec], inputShape: [Int]) throws -> LayerListBuilder {
+        let builder = try LayerListBuilder(inputShape: inputShape)
+        for spec in specs { try add(spec, to: builder) }
+        return builder
     }
 
     private static func stem(_ s: Config.Stem) -> Models.Stem { s == .cifar ? .cifar : .imagenet }

@@ -1,6 +1,7 @@
 import Config
 import IO
 import Models
+import TensorCore
 
 /// Model summaries for `trainer summary`, from a preset name or from a run config.
 public enum ModelSummaries {
@@ -30,8 +31,14 @@ public enum ModelSummaries {
         if shape == nil, case .zoo(let name) = config.model.architecture {
             shape = try ModelZoo.defaultInputShape(name: name, inChannels: config.model.inChannels ?? 3)
         }
-        if case .layers = config.model.architecture {} else { classes = classes ?? 10 }
-        let model = try ModelFactory.build(config.model, imageShape: shape ?? [3, 32, 32], numClasses: classes, seed: 0)
+        if case .layers(let specs) = config.model.architecture {
+            let builder = try ModelFactory.layerList(specs, inputShape: shape ?? [3, 32, 32])
+            if let k = classes, builder.outputShape.count == 1, builder.outputShape != [k] {
+                throw TrainingError("\(path): model.layers: the last layer gives \(Shape.format(builder.outputShape)), expected num_classes (\(k))")
+            }
+            return (builder.summary(), config.warnings)
+        }
+        let model = try ModelFactory.build(config.model, imageShape: shape ?? [3, 32, 32], numClasses: classes ?? 10, seed: 0)
         return (model.summary, config.warnings)
     }
 }
