@@ -7,6 +7,7 @@ public enum DatasetDownload {
     public struct RemoteFile: Sendable {
         public let name: String
         public let md5: String
+        public init(name: String, md5: String) { self.name = name; self.md5 = md5 }
     }
 
     public struct Entry: Sendable {
@@ -14,6 +15,9 @@ public enum DatasetDownload {
         /// Files are fetched from `baseURL + file name` unless a mirror is given.
         public let baseURL: String
         public let files: [RemoteFile]
+        public init(name: String, baseURL: String, files: [RemoteFile]) {
+            self.name = name; self.baseURL = baseURL; self.files = files
+        }
         /// The default output file, e.g. data/cifar10.h5.
         public var defaultOutput: String { "data/\(name).h5" }
     }
