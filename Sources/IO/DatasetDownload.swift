@@ -52,7 +52,7 @@ public enum DatasetDownload {
 
     /// Where the downloaded files are kept: `<output's folder>/<name>/`.
     public static func archiveFolder(_ entry: Entry, output: String) -> String {
-        let folder = (output as NSString).deletingLastPathComponent
+        let folder = FileSystem.parentFolder(output)
         return (folder.isEmpty ? "" : folder + "/") + entry.name
     }
 

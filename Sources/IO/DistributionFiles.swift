@@ -43,7 +43,7 @@ enum DistributionFiles {
         if fm.fileExists(atPath: "\(folder)/\(anchor)") { return folder }
         if let e = fm.enumerator(atPath: folder) {
             for case let rel as String in e where (rel as NSString).lastPathComponent == anchor {
-                return "\(folder)/\((rel as NSString).deletingLastPathComponent)"
+                return "\(folder)/\(FileSystem.parentFolder(rel))"
             }
         }
         throw IOError(file: folder, "no \(anchor) found (expected \(what))")

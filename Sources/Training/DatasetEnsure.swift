@@ -21,7 +21,7 @@ public enum DatasetEnsure {
             say("data: \(path) (source: \(DatasetFile.source(of: path) ?? "unknown"))")
             return nil
         }
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = FileSystem.parentFolder(path)
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         let candidates = cifarSources.flatMap { [(folder.isEmpty ? "." : folder) + "/" + $0, $0] }
         if stem == "cifar10", let source = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) {
@@ -48,7 +48,7 @@ public enum DatasetEnsure {
 
     /// Writes (or reuses) `synthetic-<stem>.h5` beside `path`, shaped as the named dataset.
     static func standIn(for path: String, stem: String, config: RunConfig, say: (String) -> Void) throws -> String {
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = FileSystem.parentFolder(path)
         let synthetic = (folder.isEmpty ? "" : folder + "/") + "synthetic-\(stem).h5"
         let fetch = (try? DatasetDownload.entry(stem)).map { "`trainer data download \($0.name) \(path)`" }
             ?? "`trainer data import-...` (see trainer data --help)"

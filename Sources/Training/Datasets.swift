@@ -54,7 +54,7 @@ public enum Datasets {
     }
 
     static func makeParent(of path: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = FileSystem.parentFolder(path)
         if !folder.isEmpty { try FileSystem.ensureWritableFolder(folder) }
     }
 }

@@ -37,6 +37,15 @@ final class MD5Tests: XCTestCase {
     }
 }
 
+final class ParentFolderTests: XCTestCase {
+    /// Relative bare names are where NSString.deletingLastPathComponent traps.
+    func testParentFolder() {
+        for (path, parent) in [("data", ""), ("data/x.h5", "data"), ("/x", "/"), ("a/b/c", "a/b"), ("a/", ""), ("/", "/")] {
+            XCTAssertEqual(FileSystem.parentFolder(path), parent, path)
+        }
+    }
+}
+
 final class ArchiveReaderTests: XCTestCase {
     var dir: URL!
     override func setUpWithError() throws { dir = try makeTempDir(name) }
