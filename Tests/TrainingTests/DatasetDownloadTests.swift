@@ -128,4 +128,26 @@ final class DatasetDownloadTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.output)
         XCTAssertTrue(run.output.contains("(source: synthetic)"), run.output)
     }
+
+    /// Launch/train on a config whose dataset is missing, offline: it says so, writes the
+    /// stand-in under its own name and points the run at it.
+    func testLaunchTrainPointsTheRunAtTheStandIn() throws {
+        guard ProcessLauncher.findOnPath("mpirun") != nil else { throw XCTSkip("mpirun not found on PATH") }
+        let config = try write("launch.cfg", """
+            model:
+              name: layers
+              input: [3, 32, 32]
+              layers: [flatten, {linear: {out: 10}}]
+            data: {path: \(root)/data/cifar10.h5}
+            train: {epochs: 1, batch_size: 500, blas_threads: 1}
+            checkpoint: {dir: \(root)/run}
+            """)
+        let bin = try ProcessLauncher.product("trainer")
+        let url = "http://127.0.0.1:\(LoopbackHTTPServer.closedPort())/"
+        let output = try runTool(["bash", "-c", "TRAINER_BIN='\(bin)' TRAINER_DATA_URL='\(url)' '\(repositoryRoot)/Launch/train' '\(config)' 2>&1"])
+        XCTAssertTrue(output.contains("data: using the SYNTHETIC stand-in \(root)/data/synthetic-cifar10.h5 instead of \(root)/data/cifar10.h5"), output)
+        XCTAssertTrue(output.contains("data \(root)/data/synthetic-cifar10.h5 (source: synthetic)"), output)
+        XCTAssertTrue(output.contains("test acc"), output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/data/cifar10.h5"))
+    }
 }
