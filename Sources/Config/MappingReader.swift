@@ -17,6 +17,9 @@ final class EffectiveLog {
         let note: String?
     }
     private(set) var items: [Item] = []
+    /// Problems that do not stop the run (a file key left unused by a `--set`), one line each.
+    private(set) var warnings: [String] = []
+    func warn(_ line: String) { warnings.append(line) }
     func record(_ path: [String], _ value: Rendered, defaulted: Bool, note: String? = nil) {
         items.append(Item(path: path, value: value, defaulted: defaulted, note: note))
     }
@@ -72,10 +75,17 @@ final class MappingReader {
     }
 
     /// Fails on the first of `keys` that is given: keys valid in the section but meaningless
-    /// with the chosen settings (momentum with Adam, growth with a ResNet).
-    func forbid(_ keys: [String], because reason: String) throws {
+    /// with the chosen settings (momentum with Adam, growth with a ResNet). When the setting
+    /// that chose (`decidedBy`) came from a `--set` and the key from the file, the key is only
+    /// a warning: switching from the command line (`--set schedule.name=constant`) leaves the
+    /// file's keys of the old choice behind, and that is the point of the override.
+    func forbid(_ keys: [String], because reason: String, decidedBy: String = "name") throws {
+        let overridden: Bool
+        if case .override = origin(of: decidedBy) { overridden = isGiven(decidedBy) } else { overridden = false }
         for e in entries where keys.contains(e.key) && !e.value.isNull {
-            throw ConfigError(e.origin, key: keyPath(e.key), "not used \(reason)")
+            let error = ConfigError(e.origin, key: keyPath(e.key), "not used \(reason)")
+            guard overridden, case .file = e.origin, let log else { throw error }
+            log.warn("\(error) (chosen by --set \(keyPath(decidedBy))); ignored")
         }
         used.formUnion(keys)
     }
@@ -189,6 +199,7 @@ enum Scalar {
 
     static func intList(_ n: ConfigNode) throws -> [Int] { try list(n, of: "integers", int) }
     static func doubleList(_ n: ConfigNode) throws -> [Double] { try list(n, of: "numbers", double) }
+    static func stringList(_ n: ConfigNode) throws -> [String] { try list(n, of: "strings", string) }
 
     static func render(_ v: Int) -> Rendered { .inline(String(v)) }
     static func render(_ v: Bool) -> Rendered { .inline(v ? "true" : "false") }
@@ -196,6 +207,7 @@ enum Scalar {
     static func render(_ v: String) -> Rendered { .inline(quote(v)) }
     static func render(_ v: [Int]) -> Rendered { .inline("[" + v.map(String.init).joined(separator: ", ") + "]") }
     static func render(_ v: [Double]) -> Rendered { .inline("[" + v.map(format).joined(separator: ", ") + "]") }
+    static func render(_ v: [String]) -> Rendered { .inline("[" + v.map(quote).joined(separator: ", ") + "]") }
 
     /// "[0.9, 0.999]"
     static func format(_ v: [Double]) -> String { "[" + v.map(format).joined(separator: ", ") + "]" }

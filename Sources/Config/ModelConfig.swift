@@ -5,7 +5,10 @@
 ///     num_classes  default: from the dataset (classes attribute, else max label + 1)
 ///     in_channels  default: from the dataset images (C of [N, H, W, C])
 ///     input        [C, H, W]; required for `layers`, otherwise default from the dataset
-///     init_from    checkpoint whose /model weights initialise the network (default none)
+///     init_from    checkpoint whose /model weights initialise the network (default none):
+///                  `init_from: PATH` loads strictly (every key, same shapes, nothing extra);
+///                  `init_from: {path: PATH, exclude: ["fc.*"]}` loads every key both have
+///                  except the excluded globs (fine-tuning with a new head), see `InitFrom`
 ///     resnet:      block (basic | bottleneck, default basic), blocks [n1, n2, ...] (required),
 ///                  widths (default 16·2^i with stem cifar, 64·2^i with stem imagenet),
 ///                  stem (cifar: 3×3 conv; imagenet: 7×7/2 conv + 3×3/2 max pool; default imagenet)
@@ -36,7 +39,23 @@ public struct ModelConfig: Equatable, Sendable {
     public var inChannels: Int?
     /// Per-sample input [C, H, W]; always set for `layers`.
     public var input: [Int]?
-    public var initFrom: String?
+    public var initFrom: InitFrom?
+}
+
+/// `model.init_from`: the checkpoint to start from and how strictly it must match.
+public struct InitFrom: Equatable, Sendable {
+    public var path: String
+    /// Globs (fnmatch: `*`, `?`, `[...]`) of state_dict keys left at their initial values.
+    public var exclude: [String]
+    /// The one-line form: every key of the model in the checkpoint with the same shape, and
+    /// no other key (PyTorch's strict=True). The mapping form loads the keys both share,
+    /// lists those skipped or left initialised, and fails only on a shape mismatch of a key
+    /// not excluded.
+    public var strict: Bool
+
+    public init(path: String, exclude: [String] = [], strict: Bool) {
+        self.path = path; self.exclude = exclude; self.strict = strict
+    }
 }
 
 /// Generic ResNet (torchvision naming): `blocks[i]` residual blocks of width `widths[i]`,
@@ -97,7 +116,7 @@ extension ModelConfig {
         if let input, let inChannels, input[0] != inChannels {
             throw r.error("in_channels", "\(inChannels) disagrees with model.input \(input)")
         }
-        let initFrom = try r.read("init_from", default: nil, note: "none", Scalar.string, render: Scalar.render)
+        let initFrom = try readInitFrom(r, log: log)
 
         let architecture: Architecture
         let reason = "by model '\(name)'"
@@ -121,6 +140,20 @@ extension ModelConfig {
         try r.finish()
         return ModelConfig(name: name, architecture: architecture, numClasses: numClasses, inChannels: inChannels,
                            input: input, initFrom: initFrom)
+    }
+
+    /// `init_from: PATH` (strict) or `init_from: {path: PATH, exclude: [globs]}`.
+    private static func readInitFrom(_ r: MappingReader, log: EffectiveLog) throws -> InitFrom? {
+        guard let n = r.node("init_from"), case .mapping = n.kind else {
+            return try r.read("init_from", default: nil, note: "none", Scalar.string, render: Scalar.render,
+                              check: { $0.isEmpty ? "must not be empty" : nil }).map { InitFrom(path: $0, strict: true) }
+        }
+        let m = try MappingReader(n, path: ["model", "init_from"], origin: r.origin(of: "init_from"),
+                                  allowed: ["path", "exclude"], log: log)
+        let path = try m.string("path", default: nil)
+        let exclude = try m.value("exclude", default: [String](), Scalar.stringList, render: Scalar.render)
+        try m.finish()
+        return InitFrom(path: path, exclude: exclude, strict: false)
     }
 
     private static func positiveList(_ v: [Int]) -> String? {

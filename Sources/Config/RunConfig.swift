@@ -38,6 +38,9 @@ public struct RunConfig: Sendable {
     public let effectiveDescription: String
     /// The dotted keys that took their defaults ("train.seed", "data.augment.flip").
     public let defaultedKeys: [String]
+    /// One line each: file keys an override left unused (ignored, not errors). The trainer
+    /// prints them at start-up.
+    public let warnings: [String]
 
     /// API.md's name for `effectiveDescription`.
     public var effectiveText: String { effectiveDescription }
@@ -45,19 +48,22 @@ public struct RunConfig: Sendable {
     /// Reads and validates the file at `path`, then applies `overrides` ("section.key=value",
     /// the value parsed as YAML: `train.epochs=3`, `optimizer.betas=[0.9,0.99]`).
     public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
-        let text: String
+        try parse(text: try readText(path), file: path, overrides: overrides)
+    }
+
+    /// The file's text, or a ConfigError naming it.
+    static func readText(_ path: String) throws -> String {
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file as UTF-8 text" : "no such file"
             throw ConfigError(.file(path, line: 0), key: "", reason)
         }
-        return try parse(text: text, file: path, overrides: overrides)
     }
 
-    /// Parses config text; `file` names it in errors and gives the default checkpoint.dir
-    /// ("runs/<file name without extension>").
-    public static func parse(text: String, file: String = "<config>", overrides: [String] = []) throws -> RunConfig {
+    /// The config tree with `overrides` applied, checked to be a mapping of known sections;
+    /// `section(name)` gives a section's node (nil when absent) and where it is named.
+    static func sections(text: String, file: String, overrides: [String]) throws -> (String) -> (ConfigNode?, ConfigOrigin) {
         var root = try ConfigNode.parse(text: text, file: file)
         if root.isNull { root = .emptyMapping(root.origin) }
         for assignment in overrides { try root.apply(override: assignment) }
@@ -67,10 +73,17 @@ public struct RunConfig: Sendable {
         for e in entries where !sectionNames.contains(e.key) {
             throw ConfigError(e.origin, key: e.key, "unknown section" + Suggest.hint(e.key, in: sectionNames, listLabel: "sections"))
         }
-        func section(_ name: String) -> (ConfigNode?, ConfigOrigin) {
-            guard let e = entries.first(where: { $0.key == name }) else { return (nil, root.origin) }
+        let origin = root.origin
+        return { name in
+            guard let e = entries.first(where: { $0.key == name }) else { return (nil, origin) }
             return (e.value, e.origin)
         }
+    }
+
+    /// Parses config text; `file` names it in errors and gives the default checkpoint.dir
+    /// ("runs/<file name without extension>").
+    public static func parse(text: String, file: String = "<config>", overrides: [String] = []) throws -> RunConfig {
+        let section = try sections(text: text, file: file, overrides: overrides)
 
         let log = EffectiveLog()
         let (mn, mo) = section("model"), (dn, dno) = section("data"), (tn, to) = section("train")
@@ -89,7 +102,8 @@ public struct RunConfig: Sendable {
                          checkpoint: checkpoint, log: logConfig, file: file, sourceText: text, overrides: overrides,
                          canonicalText: Self.render(log.items, marked: false),
                          effectiveDescription: Self.render(log.items, marked: true),
-                         defaultedKeys: log.items.filter(\.defaulted).map { $0.path.joined(separator: ".") })
+                         defaultedKeys: log.items.filter(\.defaulted).map { $0.path.joined(separator: ".") },
+                         warnings: log.warnings)
     }
 
     /// YAML of the logged items, nesting by path; `marked` appends "# default" comments aligned

@@ -158,7 +158,7 @@ public struct OptimizerConfig: Equatable, Sendable {
 ///
 ///     name           constant | step | multistep | cosine (default constant)
 ///     step:          step_size (epochs, required), gamma 0.1
-///     multistep:     milestones (required, increasing), gamma 0.1
+///     multistep:     milestones (required, increasing, >= 0; those past the run's end are never reached), gamma 0.1
 ///     cosine:        min_lr 0
 ///     warmup_epochs  0: linear warmup from lr/W to lr over the first W steps (any name)
 /// Epoch values may be fractional, or a percentage of train.epochs written "50%".
@@ -204,7 +204,7 @@ public struct ScheduleConfig: Equatable, Sendable {
                                        render: Scalar.render, check: { m in
                 m.isEmpty ? "must not be empty"
                     : zip(m, m.dropFirst()).contains { $0 > $1 } ? "must be increasing, got \(Scalar.format(m))"
-                    : m.lazy.compactMap(inRun).first })
+                    : m.contains { $0 < 0 } ? "must be >= 0 epochs, got \(Scalar.format(m))" : nil })
             c.gamma = try gamma()
         case .cosine:
             try r.forbid(["milestones", "gamma", "step_size"], because: "by schedule 'cosine'")

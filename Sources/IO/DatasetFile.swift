@@ -4,12 +4,21 @@ import Foundation
 /// and Keras datasets use, and its writer:
 ///
 ///     /<split>/images   uint8 (N, H, W, C)      /<split>/labels   uint8 | int32 | int64 (N)
-///     root attributes (optional): classes (strings), mean, std (length C, 0..1 pixel units)
+///     root attributes (optional): classes (strings), mean, std (length C, 0..1 pixel units),
+///                                 source (where the data came from: "cifar10", "mnist", "synthetic", ...)
 ///
-/// Splits are "train" and "test"; any other group name works the same way.
+/// Splits are "train", "test" and optionally "val" (the run's validation split when present);
+/// any other group name works the same way.
 public enum DatasetFile {
     public static let imagesKey = "images"
     public static let labelsKey = "labels"
+    public static let sourceAttribute = "source"
+
+    /// The file's `source` attribute, nil when it has none (files written before it existed).
+    public static func source(of path: String) -> String? {
+        guard let f = try? HDF5File.open(path), f.hasAttribute(sourceAttribute) else { return nil }
+        return try? f.stringAttribute(sourceAttribute)
+    }
 
     /// The splits a file holds: root groups that contain an `images` dataset.
     public static func splits(in path: String) throws -> [String] {
@@ -21,7 +30,8 @@ public enum DatasetFile {
     /// import never leaves a half-written file under the final name.
     /// Labels are stored as uint8 when every label fits, else int32.
     public static func write(path: String, splits: [(name: String, data: DatasetSplit)],
-                             classes: [String]? = nil, mean: [Double]? = nil, std: [Double]? = nil) throws {
+                             classes: [String]? = nil, mean: [Double]? = nil, std: [Double]? = nil,
+                             source: String? = nil) throws {
         let tmp = path + ".tmp"
         do {
             let f = try HDF5File.create(tmp)
@@ -38,6 +48,7 @@ public enum DatasetFile {
             if let classes { try f.setAttribute("classes", classes) }
             if let mean { try f.setAttribute("mean", mean) }
             if let std { try f.setAttribute("std", std) }
+            if let source { try f.setAttribute(sourceAttribute, source) }
             try f.close()
             try FileSystem.replace(tmp, with: path)
         } catch {
@@ -54,6 +65,18 @@ public struct DatasetSplit: Sendable {
     public let height: Int, width: Int, channels: Int
 
     public var count: Int { labels.count }
+
+    /// The splits' samples one after another (all of one image shape).
+    public static func concatenating(_ parts: [DatasetSplit]) throws -> DatasetSplit {
+        guard var all = parts.first else { throw IOError("no samples to concatenate") }
+        for p in parts.dropFirst() {
+            guard (p.height, p.width, p.channels) == (all.height, all.width, all.channels) else {
+                throw IOError("cannot concatenate images of \(p.height)x\(p.width)x\(p.channels) to \(all.height)x\(all.width)x\(all.channels)")
+            }
+            all.images += p.images; all.labels += p.labels
+        }
+        return all
+    }
 
     public init(images: [UInt8], labels: [Int32], height: Int, width: Int, channels: Int) {
         precondition(images.count == labels.count * height * width * channels,

@@ -19,6 +19,15 @@ public enum FileSystem {
         unlink(probe)
     }
 
+    /// The folder part of `path`: "" for a bare name, "/" for a top-level entry. (Foundation's
+    /// NSString.deletingLastPathComponent traps on a relative single-component path such as
+    /// "data" in Swift 6.3's corelibs, so paths users type go through this.)
+    public static func parentFolder(_ path: String) -> String {
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+    }
+
     /// mkdir -p with the reason of the first failure, naming the component that failed.
     static func makeFolders(_ path: String) throws {
         var isDir: ObjCBool = false
@@ -26,8 +35,7 @@ public enum FileSystem {
             guard isDir.boolValue else { throw IOError(file: path, "exists and is not a folder") }
             return
         }
-        // Not NSString.deletingLastPathComponent: Foundation (Swift 6.3) traps on a one-character path ("b").
-        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ""
+        let parent = parentFolder(path)
         if !parent.isEmpty && parent != path { try makeFolders(parent) }
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
             throw IOError(file: path, "cannot create folder: \(String(cString: strerror(errno)))")
@@ -48,7 +56,7 @@ public enum FileSystem {
         guard rename(tmp, path) == 0 else {
             throw IOError(file: path, "cannot rename \(tmp) into place: \(String(cString: strerror(errno)))")
         }
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = parentFolder(path)
         try fsync(path: dir.isEmpty ? "." : dir)
     }
 }

@@ -12,3 +12,10 @@ public struct IOError: Error, CustomStringConvertible, Equatable, Sendable {
 
     public var description: String { message }
 }
+
+extension String {
+    /// The text of a NUL-terminated C buffer (an error message a C library filled in).
+    init(cBuffer: [CChar]) {
+        self.init(decoding: cBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -31,6 +31,8 @@ public final class ImageDataset {
     public let classNames: [String]?
     public let mean: [Double]?
     public let std: [Double]?
+    /// The `source` root attribute ("cifar10", "synthetic", ...), nil when absent.
+    public let source: String?
 
     /// Bytes of one image (H·W·C).
     public var imageBytes: Int { height * width * channels }
@@ -75,6 +77,7 @@ public final class ImageDataset {
         classNames = f.hasAttribute("classes") ? try f.stringsAttribute("classes") : nil
         mean = f.hasAttribute("mean") ? try f.doublesAttribute("mean") : nil
         std = f.hasAttribute("std") ? try f.doublesAttribute("std") : nil
+        source = f.hasAttribute(DatasetFile.sourceAttribute) ? try f.stringAttribute(DatasetFile.sourceAttribute) : nil
         for (name, v) in [("mean", mean), ("std", std)] {
             if let v, v.count != channels {
                 throw IOError(file: path, key: "@" + name, "has \(v.count) values, expected \(channels) (one per channel of \(ik))")

@@ -52,7 +52,7 @@ public enum SyntheticDataset {
         let (train, test) = generate(o)
         let stats = train.channelMeanStd()
         try DatasetFile.write(path: path, splits: [("train", train), ("test", test)],
-                              classes: classNames(o.numClasses), mean: stats.mean, std: stats.std)
+                              classes: classNames(o.numClasses), mean: stats.mean, std: stats.std, source: "synthetic")
     }
 
     struct Template {

@@ -67,6 +67,13 @@ public final class LayerListBuilder {
         try network.add(Linear(name: nextName, inputShape: outputShape, outFeatures: out, bias: bias, store: store))
     }
 
+    /// Shapes, parameters and MACs of the list as it stands, whatever its output (no class
+    /// scores needed: a block such as MobileNetV2's inverted residual is summarised too).
+    public func summary(name: String = "layers", seed: UInt64 = 0) -> ModelSummary {
+        if !store.isFinalized { store.finalize(seed: seed) }
+        return ModelSummary(name: name, network: network, store: store)
+    }
+
     /// Finalises the parameters with `seed`. The list must end in class scores (K); when
     /// `numClasses` is given, K must equal it.
     public func build(seed: UInt64 = 0, numClasses: Int? = nil, name: String = "layers") throws -> Model {

@@ -33,9 +33,12 @@ public struct ModelSummary {
     public let forwardMacs: Int
     public let activationBytesPerImage: Int
 
-    public init(model: Model) {
+    public init(model: Model) { self.init(name: model.name, network: model.network, store: model.store) }
+
+    /// Any layer stack, classifier or not (a block, a feature extractor).
+    public init(name: String, network: Sequential, store: ParameterStore) {
         var owned: [String: Int] = [:]   // layer name → parameters it declared
-        for p in model.store.parameters {
+        for p in store.parameters {
             let owner = p.name.split(separator: ".", omittingEmptySubsequences: false).dropLast().joined(separator: ".")
             owned[owner, default: 0] += p.count
         }
@@ -47,7 +50,7 @@ public struct ModelSummary {
                 sharedRows.append((layer as? BatchNormReLU)?.sharesOutput ?? false)
                 let count = owned[layer.name] ?? 0
                 rows.append(Row(name: layer.name, kind: Self.kind(of: layer), outputShape: layer.outputShape,
-                                params: count, macs: Self.macs(of: layer, store: model.store)))
+                                params: count, macs: Self.macs(of: layer, store: store)))
                 return
             }
             layer.children.forEach(walk)
@@ -60,15 +63,15 @@ public struct ModelSummary {
                 rows.append(Row(name: block.name, kind: "dense concat", outputShape: block.outputShape, params: 0, macs: 0))
             }
         }
-        walk(model.network)
-        self.model = model.name
-        self.input = model.inputShape
+        walk(network)
+        self.model = name
+        self.input = network.inputShape
         self.rows = rows
-        params = model.store.parameterCount
-        buffersFloat = model.store.bufferCount
-        stateDictKeys = model.store.stateKeys.count
+        params = store.parameterCount
+        buffersFloat = store.bufferCount
+        stateDictKeys = store.stateKeys.count
         forwardMacs = rows.reduce(0) { $0 + $1.macs }
-        var floats = model.inputShape.reduce(1, *)
+        var floats = network.inputShape.reduce(1, *)
         for (row, shares) in zip(rows, sharedRows) where !shares { floats += row.outputShape.reduce(1, *) }
         for block in denseBlocks { floats += block.denseLayers.last!.norm1.outputShape.reduce(1, *) }
         activationBytesPerImage = 4 * floats
@@ -125,31 +128,6 @@ public struct ModelSummary {
             + "state_dict keys \(stateDictKeys), forward MACs \(Self.grouped(forwardMacs)) per image, "
             + "training activations \(String(format: mb < 10 ? "%.2f" : "%.1f", mb)) MiB per image\n"
         return out
-    }
-
-    /// One JSON object: model, input, params, buffers_float, state_dict_keys, forward_macs,
-    /// activation_bytes_per_image, and layers (name, kind, output, params, macs).
-    public var json: String {
-        func str(_ s: String) -> String {
-            var o = "\""
-            for ch in s.unicodeScalars {
-                switch ch {
-                case "\"": o += "\\\""
-                case "\\": o += "\\\\"
-                case "\n": o += "\\n"
-                default: if ch.value < 0x20 { o += String(format: "\\u%04x", ch.value) } else { o.unicodeScalars.append(ch) }
-                }
-            }
-            return o + "\""
-        }
-        func arr(_ a: [Int]) -> String { "[" + a.map(String.init).joined(separator: ", ") + "]" }
-        let layers = rows.map {
-            "{\"name\": \(str($0.name)), \"kind\": \(str($0.kind)), \"output\": \(arr($0.outputShape)), \"params\": \($0.params), \"macs\": \($0.macs)}"
-        }
-        return "{\"model\": \(str(model)), \"input\": \(arr(input)), \"params\": \(params), \"buffers_float\": \(buffersFloat), "
-            + "\"state_dict_keys\": \(stateDictKeys), \"forward_macs\": \(forwardMacs), "
-            + "\"activation_bytes_per_image\": \(activationBytesPerImage), \"layers\": [\n  "
-            + layers.joined(separator: ",\n  ") + "\n]}"
     }
 
     /// 1234567 → "1,234,567".

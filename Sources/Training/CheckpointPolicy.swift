@@ -177,13 +177,14 @@ final class CheckpointPolicy {
     /// `model.init_from`: weights (and BN buffers) by name from a checkpoint, e.g. one written
     /// by Launch/from_torch.py; the optimizer and the cursor start fresh.
     private func initFrom(model: Model) throws {
-        guard let path = config.model.initFrom else { return }
+        guard let spec = config.model.initFrom else { return }
         try communicator.agree("loading model.init_from") {
             guard communicator.isRoot else { return }
-            do { try StateLoader.load(try CheckpointFile.read(path), into: model, file: path) } catch {
+            let lines: [String]
+            do { lines = try InitFromLoader.load(spec, into: model) } catch {
                 throw TrainingError("\(config.file): model.init_from: \(error)")
             }
-            say("initialised the model from \(path)")
+            lines.forEach(say)
         }
         communicator.broadcast(model.store.values, root: 0)
         communicator.broadcast(model.store.bufferValues, root: 0)

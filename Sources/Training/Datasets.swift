@@ -5,47 +5,56 @@ import IO
 /// The `trainer data` commands: dataset files in the layout of DESIGN.md.
 public enum Datasets {
     public static func synthetic(output: String, train: Int, test: Int, classes: Int, size: Int, channels: Int,
-                                 seed: UInt64) throws {
+                                 seed: UInt64, say: (String) -> Void = { print($0) }) throws {
         try makeParent(of: output)
         try SyntheticDataset.write(path: output, options: .init(trainCount: train, testCount: test, height: size, width: size,
                                                                 channels: channels, numClasses: classes, seed: seed))
-        print("wrote \(output): synthetic stand-in, \(train) train / \(test) test images \(size)×\(size)×\(channels), \(classes) classes")
+        say("wrote \(output): synthetic stand-in, \(train) train / \(test) test images \(size)×\(size)×\(channels), \(classes) classes")
     }
 
     public static func importCIFAR(source: String, output: String) throws {
         try makeParent(of: output)
         let counts = try CIFARImporter.importCIFAR10(from: source, to: output)
-        print("wrote \(output): CIFAR-10, \(counts.train) train / \(counts.test) test images")
+        print("wrote \(output): CIFAR-10, \(counts.train) train / \(counts.test) test images, 10 classes")
     }
 
-    /// Archive names looked for next to the dataset path and in the current directory.
-    static let cifarSources = ["cifar-10-binary.tar.gz", "cifar-10-batches-bin"]
+    public static func importCIFAR100(source: String, output: String, coarse: Bool) throws {
+        try makeParent(of: output)
+        let counts = try CIFARImporter.importCIFAR100(from: source, to: output, labels: coarse ? .coarse : .fine)
+        print("wrote \(output): CIFAR-100, \(counts.train) train / \(counts.test) test images, \(coarse ? "20 coarse" : "100 fine") classes")
+    }
 
-    /// Creates the config's dataset when it is missing: CIFAR-10 from an archive found beside it,
-    /// otherwise the synthetic stand-in (announced, since its accuracy means nothing for CIFAR).
-    /// `overrides` are the run's `--set` options, so `--set data.path=...` is the file ensured.
-    public static func ensure(configPath: String, overrides: [String] = []) throws {
-        let config = try RunConfig.load(path: configPath, overrides: overrides)
-        let path = config.data.path
-        if FileManager.default.fileExists(atPath: path) { return }
-        let folder = (path as NSString).deletingLastPathComponent
-        let candidates = cifarSources.flatMap { [(folder.isEmpty ? "." : folder) + "/" + $0, $0] }
-        if let source = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) {
-            print("data: \(path) is missing; importing CIFAR-10 from \(source)")
-            try importCIFAR(source: source, output: path)
-            return
+    /// `kind`: mnist, fashion-mnist or kmnist.
+    public static func importIdx(source: String, output: String, kind: String) throws {
+        guard let k = MNISTImporter.Kind(rawValue: kind) else {
+            throw TrainingError("--kind: unknown '\(kind)' (expected one of: \(MNISTImporter.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        print("""
-            data: \(path) is missing and no CIFAR-10 archive was found (looked for \(candidates.joined(separator: ", "))).
-            data: writing the SYNTHETIC stand-in instead; for real CIFAR-10 put cifar-10-binary.tar.gz
-            data: (https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz) in \(folder.isEmpty ? "." : folder)/ and delete \(path).
-            """)
-        try synthetic(output: path, train: 5000, test: 1000, classes: config.model.numClasses ?? 10, size: 32,
-                      channels: config.model.inChannels ?? 3, seed: config.train.seed)
+        try makeParent(of: output)
+        let counts = try MNISTImporter.importIdx(from: source, to: output, kind: k)
+        print("wrote \(output): \(kind), \(counts.train) train / \(counts.test) test images 28×28×1, 10 classes")
     }
 
-    private static func makeParent(of path: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+    public static func importFolder(source: String, output: String, size: Int, channels: Int, valFraction: Double,
+                                    seed: UInt64) throws {
+        try makeParent(of: output)
+        let (counts, classes) = try ImageFolderImporter.importFolder(
+            from: source, to: output, options: .init(size: size, channels: channels, valFraction: valFraction, seed: seed))
+        let splits = counts.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: " / ")
+        print("wrote \(output): \(splits) images \(size)×\(size)×\(channels), \(classes.count) classes")
+    }
+
+    /// `trainer data download NAME [OUT]`: fetch, check, keep the files under <OUT's folder>/NAME/, import.
+    public static func download(name: String, output: String?, mirror: String?, connectTimeout: Int = 10,
+                                say: (String) -> Void = { print($0) }) throws {
+        let entry = try DatasetDownload.entry(name)
+        let out = output ?? entry.defaultOutput
+        try makeParent(of: out)
+        let counts = try DatasetDownload.download(entry, to: out, mirror: mirror, connectTimeout: connectTimeout, say: say)
+        say("wrote \(out): \(name), \(counts.train) train / \(counts.test) test images")
+    }
+
+    static func makeParent(of path: String) throws {
+        let folder = FileSystem.parentFolder(path)
+        if !folder.isEmpty { try FileSystem.ensureWritableFolder(folder) }
     }
 }

@@ -16,11 +16,8 @@ public enum Evaluation {
         public let loss: Double
         public let accuracy: Double
         public let samples: Int
-        public var json: String {
-            let s = split.rawValue
-            return String(format: "{\"checkpoint\": \"%@\", \"step\": %d, \"%@_loss\": %.6f, \"%@_accuracy\": %.6f, \"samples\": %d}",
-                          checkpoint, step, s, loss, s, accuracy, samples)
-        }
+        /// One JSON object: checkpoint, step, <split>_loss, <split>_accuracy, samples (JSONEncoder).
+        public var json: String { JSONText.encode(JSONDocument(report: self)) }
         public var text: String {
             String(format: "%@ (step %d): %@ loss %.4f, %@ accuracy %.2f%% over %d images", checkpoint, step, split.rawValue, loss,
                    split.rawValue, 100 * accuracy, samples)
@@ -57,5 +54,28 @@ public enum Evaluation {
                                  maxBatch: batch)
         let result = try Evaluator(model: model, loader: loader, communicator: comm, batch: batch, samples: samples).run()
         return Report(checkpoint: path, step: step, split: split, loss: result.loss, accuracy: result.accuracy, samples: result.samples)
+    }
+}
+
+/// The eval report as JSON, its loss and accuracy keys named after the split ("test_loss").
+private struct JSONDocument: Encodable {
+    let report: Evaluation.Report
+
+    private struct Key: CodingKey {
+        let stringValue: String
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        let split = report.split.rawValue
+        try c.encode(report.checkpoint, forKey: Key("checkpoint"))
+        try c.encode(report.step, forKey: Key("step"))
+        try c.encode(report.loss, forKey: Key("\(split)_loss"))
+        try c.encode(report.accuracy, forKey: Key("\(split)_accuracy"))
+        try c.encode(report.samples, forKey: Key("samples"))
     }
 }

@@ -6,10 +6,16 @@ import NN
 ///
 /// `imageShape` is the dataset's per-sample (C, H, W); presets and generic families are built at
 /// that input, a layer list at its own `model.input`, which must then equal the dataset's shape.
+/// `numClasses` nil leaves a layer list's class count to its last layer; the other families
+/// need one.
 public enum ModelFactory {
-    public static func build(_ config: ModelConfig, imageShape: [Int], numClasses: Int, seed: UInt64) throws -> Model {
+    public static func build(_ config: ModelConfig, imageShape: [Int], numClasses: Int?, seed: UInt64) throws -> Model {
         let inChannels = config.inChannels ?? imageShape[0]
         let shape = config.input ?? imageShape
+        if case .layers(let specs) = config.architecture {
+            return try layerList(specs, inputShape: shape).build(seed: seed, numClasses: numClasses)
+        }
+        guard let numClasses else { throw TrainingError("model '\(config.name)' needs a class count (model.num_classes)") }
         switch config.architecture {
         case .zoo(let name):
             return try ModelZoo.build(name: name, numClasses: numClasses, inChannels: inChannels, inputShape: shape, seed: seed)
@@ -20,11 +26,16 @@ public enum ModelFactory {
             return try DenseNet.build(growth: spec.growth, blocks: spec.blocks, initFeatures: spec.initFeatures,
                                       bnSize: spec.bnSize, compression: spec.compression, stem: stem(spec.stem),
                                       numClasses: numClasses, inputShape: shape, seed: seed)
-        case .layers(let specs):
-            let builder = try LayerListBuilder(inputShape: shape)
-            for spec in specs { try add(spec, to: builder) }
-            return try builder.build(seed: seed, numClasses: numClasses)
+        case .layers:
+            preconditionFailure("ModelFactory: layer lists are built above")
         }
+    }
+
+    /// The builder holding a config's layer list (`trainer summary` summarises it unbuilt).
+    public static func layerList(_ specs: [LayerSpec], inputShape: [Int]) throws -> LayerListBuilder {
+        let builder = try LayerListBuilder(inputShape: inputShape)
+        for spec in specs { try add(spec, to: builder) }
+        return builder
     }
 
     private static func stem(_ s: Config.Stem) -> Models.Stem { s == .cifar ? .cifar : .imagenet }

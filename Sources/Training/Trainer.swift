@@ -91,10 +91,11 @@ public final class Trainer {
         if let log {
             log.say("trainer: \(comm.size) rank(s) on \(Trainer.describeHosts(hosts)), \(threads) BLAS thread(s) per rank")
             log.say(config.effectiveDescription)
-            log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path): \(data.trainCount) train / \(data.evalCount) \(evalName) images \(Shape.format(imageShape)), \(numClasses) classes")
+            for w in config.warnings { printError("trainer: warning: \(w)") }
+            log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path) (source: \(train.source ?? "unknown")): \(data.trainCount) train / \(data.evalCount) \(evalName) images \(Shape.format(imageShape)), \(numClasses) classes")
             log.say(data.validationNote.map { "validation: \($0); /test is left for trainer eval" }
                     ?? "validation: none (set data.val_split or add /val to the file); evaluating /test every epoch")
-            log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(local) per rank); \(t.epochs) epochs")
+            log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(local) per rank); \(t.epochs) epoch\(t.epochs == 1 ? "" : "s")")
             if resumed { log.say("resumed at epoch \(cursor.epoch), step \(cursor.globalStep), \(cursor.samplesSeen) samples seen") }
         }
     }

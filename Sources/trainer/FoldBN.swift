@@ -6,8 +6,8 @@ struct FoldBN: ParsableCommand {
         commandName: "fold-bn",
         abstract: "Fold every BatchNorm that directly follows a convolution into it (an inference checkpoint).",
         discussion: """
-            The output holds the folded model (convs gain a bias, folded BN keys are gone), no optimizer
-            state, and the root attribute folded_bn = 1; use it with `trainer predict` or `trainer eval`.
+            The output holds the folded model (convs gain a bias, folded BN keys are gone), no optimizer \
+            state, and the root attribute folded_bn = 1; use it with `trainer predict` or `trainer eval`. \
             The model is rebuilt from the config text stored in the checkpoint.
             """)
 

@@ -5,8 +5,8 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Eval-mode logits of a checkpoint for a file of images (/images in, /logits out).",
         discussion: """
-            IN.h5 /images: uint8 (N, H, W, C), normalised as in training (data.mean/std of the config,
-            else the mean/std attributes of data.path, else of IN.h5), or float32 (N, C, H, W) used as given.
+            IN.h5 /images: uint8 (N, H, W, C), normalised as in training (data.mean/std of the config, \
+            else the mean/std attributes of data.path, else of IN.h5), or float32 (N, C, H, W) used as given. \
             OUT.h5 /logits: float32 (N, K). A BN-folded checkpoint (trainer fold-bn) works too.
             """)
 

@@ -1,11 +1,12 @@
 import ArgumentParser
+import TensorCore
 import Training
 
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Per-layer output shapes, parameters and MACs of a model, then the totals.")
 
-    @Argument(help: "A run config whose model to summarise (or use --model).")
+    @Argument(help: "A config whose model to summarise (only its model section is needed), or use --model.")
     var config: String?
 
     @Option(help: "A preset model name instead of a config (e.g. resnet50, densenet_bc_100_k12).")
@@ -17,11 +18,15 @@ struct Summary: ParsableCommand {
     @Option(help: "Number of classes (default: 10 for CIFAR-size presets, 1000 for ImageNet ones).")
     var numClasses: Int?
 
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config value, as for `trainer train` (repeatable).", valueName: "section.key=value"))
+    var overrides: [String] = []
+
     @Flag(help: "Print one JSON object (params, buffers_float, state_dict_keys, forward_macs, input, layers).")
     var json = false
 
     func validate() throws {
         if (config == nil) == (model == nil) { throw ValidationError("give either a CONFIG or --model NAME") }
+        if model != nil && !overrides.isEmpty { throw ValidationError("--set applies to a CONFIG, not to --model") }
     }
 
     func run() throws {
@@ -30,7 +35,9 @@ struct Summary: ParsableCommand {
             if let model {
                 return try ModelSummaries.preset(model, input: shape, numClasses: numClasses)
             }
-            return try ModelSummaries.config(config!, input: shape, numClasses: numClasses)
+            let (summary, warnings) = try ModelSummaries.config(config!, overrides: overrides, input: shape, numClasses: numClasses)
+            for w in warnings { printError("trainer: warning: \(w)") }
+            return summary
         }
         print(json ? summary.json : summary.table)
     }
@@ -45,3 +52,4 @@ struct Summary: ParsableCommand {
 }
 
 import Foundation
+import TensorCore

@@ -6,10 +6,12 @@ struct Train: ParsableCommand {
         abstract: "Train the model a config describes (run under mpirun for several ranks).",
         discussion: """
             Resumes from the newest valid checkpoint in checkpoint.dir unless checkpoint.resume says otherwise.
+
             SIGTERM, SIGINT or SIGUSR1: every rank finishes the current step, a checkpoint is written, \
             and the job exits with status 143, 130 or 138; rerun the same command to resume. \
             Under mpirun send SIGUSR1 to mpirun, which forwards it (a SIGTERM to mpirun reaches the ranks \
-            only after odls_base_sigkill_timeout seconds, default 1, and SIGKILL follows as long after).
+            only after odls_base_sigkill_timeout seconds, default 1, and SIGKILL follows as long after). \
+            Launch/train does this for Ctrl-C: it passes the signal on to mpirun as SIGUSR1.
             """)
 
     @Argument(help: "The run's YAML config (.cfg).")

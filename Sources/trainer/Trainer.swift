@@ -8,10 +8,15 @@ struct TrainerCommand: ParsableCommand {
         commandName: "trainer",
         abstract: "Data-parallel CNN training over MPI: one process per rank, gradients all-reduced every step.",
         discussion: """
-            Train on 4 ranks:       mpirun -n 4 trainer configs/cifar.cfg
-            Layers, params, MACs:   trainer summary configs/cifar.cfg   (or --model resnet50)
+            Examples:
+              Launch/train -n 4 configs/cifar.cfg     set up, build, fetch data, train
+              mpirun -n 4 trainer configs/cifar.cfg   train on 4 ranks
+              trainer summary configs/cifar.cfg       layers, shapes, parameters, MACs
+              trainer data download cifar10           fetch and import data/cifar10.h5
+
             The short form `trainer CONFIG` means `trainer train CONFIG`.
             """,
+        version: trainerVersion,
         subcommands: [Train.self, Summary.self, Evaluate.self, Predict.self, FoldBN.self, DataCommand.self],
         defaultSubcommand: Train.self)
 }
