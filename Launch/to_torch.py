@@ -17,7 +17,7 @@ int64), /optimizer/<key>/<slot>, root attributes (format, step, config, checksum
 Reading checks format, complete = 1 and the checksum (the recipe of Sources/IO/CheckpointFile.swift).
 
 The architecture is rebuilt from the `model:` section of the config text stored in the checkpoint.
-The definitions below are those of the project's reference (shared/reference/models.py), whose
+The definitions below follow the project's reference (Tests/Reference/models.py), whose
 state_dict keys are torchvision's for ResNet and DenseNet and nn.Sequential indices for the CIFAR
 CNN and `layers` lists; num_classes and in_channels are read from the weights. A BN-folded
 checkpoint (trainer fold-bn, folded_bn = 1) has no PyTorch counterpart and is refused.
@@ -88,7 +88,8 @@ def read_checkpoint(path, verify=True):
 
 
 # ---------------------------------------------------------------------------------------------
-# Reference models (shared/reference/models.py; torchvision state_dict names)
+# Reference models (as Tests/Reference/models.py; torchvision state_dict names). A copy, so this
+# script works on its own outside the repository; InteropTests loads checkpoints into both.
 
 
 def cifar_cnn(num_classes=10, in_ch=3):

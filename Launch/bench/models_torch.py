@@ -2,8 +2,8 @@
 """PyTorch's training throughput for the models of `trainer-bench models`.
 
 Usage: models_torch.py '{"batch": 128, "threads": 1, "steps": 5, "clock": "wall", "models": [...]}'
-Prints one JSON object {"torch": version, "models": {name: img/s}}. The models are the reference
-definitions of ../shared/reference/models.py (the fixtures' ground truth); a step is forward,
+Prints one JSON object {"torch": version, "models": {name: img/s}}. The models are the project's
+reference definitions, Tests/Reference/models.py (the fixtures' ground truth); a step is forward,
 cross-entropy, backward and an SGD-momentum update, as on the Swift side; img/s = batch /
 median step time after one warm-up step.
 """
@@ -12,21 +12,12 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-for candidate in [os.environ.get("TRAINER_REFERENCE", ""), os.path.join(HERE, "..", "..", "..", "shared", "reference")]:
-    if candidate and os.path.exists(os.path.join(candidate, "models.py")):
-        sys.path.insert(0, candidate)
-        break
+sys.path.insert(0, os.path.join(HERE, "..", "..", "Tests", "Reference"))
 import models as M
 
-BUILD = {
-    "cifar_cnn": lambda: M.cifar_cnn(),
-    "resnet20": lambda: M.resnet_cifar(20), "resnet32": lambda: M.resnet_cifar(32),
-    "resnet44": lambda: M.resnet_cifar(44), "resnet56": lambda: M.resnet_cifar(56),
-    "resnet110": lambda: M.resnet_cifar(110),
-    "resnet18_cifar_stem": lambda: M.resnet(18, 10, stem="cifar"),
-    "densenet_bc_40_k12": lambda: M.densenet_bc_cifar(40, 12),
-    "densenet_bc_100_k12": lambda: M.densenet_bc_cifar(100, 12),
-}
+NAMES = ["cifar_cnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18_cifar_stem",
+         "densenet_bc_40_k12", "densenet_bc_100_k12"]
+BUILD = {name: (lambda name=name: M.zoo(name)) for name in NAMES}
 
 
 def main():

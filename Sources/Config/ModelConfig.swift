@@ -24,7 +24,7 @@ public struct ModelConfig: Equatable, Sendable {
         case layers([LayerSpec])
     }
 
-    /// The names ModelZoo builds (reference models of ../shared/reference/models.py).
+    /// The names ModelZoo builds (reference models of Tests/Reference/models.py).
     public static let zooNames = [
         "cifar_cnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18_cifar_stem",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",

@@ -1,6 +1,6 @@
 import NN
 
-/// The project's small CIFAR CNN (reference: `cifar_cnn` in shared/reference/models.py):
+/// The project's small CIFAR CNN (reference: `cifar_cnn` in Tests/Reference/models.py):
 /// c16 c16 mp c32 c32 mp c64 c64 mp c128 c128 aap fc — every conv 3x3/1 pad 1 with bias and
 /// followed by ReLU, max-pools 2x2/2, adaptive average pool to 1x1, flatten, linear.
 /// Built as a layer list, so keys are nn.Sequential indices: '0.weight', '2.weight', ...,

@@ -2,7 +2,7 @@ import TensorCore
 import NN
 
 /// torchvision's DenseNet(-BC) with its state keys (reference: `DenseNet` in
-/// shared/reference/models.py):
+/// Tests/Reference/models.py):
 /// `features.conv0` [`features.norm0` + ReLU, max-pool 3x3/2 pad 1 — imagenet stem],
 /// `features.denseblock<b>.denselayer<l>.{norm1,conv1,norm2,conv2}`,
 /// `features.transition<b>.{norm,conv}` (+ avg-pool 2x2/2) between blocks,

@@ -10,7 +10,7 @@ public enum Stem: String, Sendable, CaseIterable {
 }
 
 /// torchvision's ResNet, generalised to any number of stages and widths
-/// (reference: `ResNet` in shared/reference/models.py).
+/// (reference: `ResNet` in Tests/Reference/models.py).
 ///
 /// Layout and state keys: `conv1` (bias-free), `bn1`, relu, [maxpool], stages `layer1` ...
 /// `layer<S>` of residual blocks `layer<s>.<i>` (stride 2 in the first block of every stage

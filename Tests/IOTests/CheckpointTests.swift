@@ -138,13 +138,14 @@ final class CheckpointTests: XCTestCase {
             if !k.contains("running_") { slots.append(NamedTensor(name: k + "/momentum_buffer", shape: t.shape, values: t.values.map { $0 * 0.5 })) }
         }
         let p = dir.appendingPathComponent("ckpt-7.h5").path
+        let fixturePath = try Fixtures.url("models.h5").path
         try CheckpointFile.write(Checkpoint(metadata: CheckpointMetadata(step: 7, config: "x: 1\n"), model: model,
                                             counters: counters, optimizer: slots), to: p)
         let script = """
         import sys, hashlib, h5py, torch
-        sys.path.insert(0, '\(Fixtures.directory.deletingLastPathComponent().path)/reference')
+        sys.path.insert(0, '\(Fixtures.referenceDirectory.path)')
         import models as M
-        f = h5py.File('\(p)', 'r'); fx = h5py.File('\(Fixtures.url("models.h5").path)', 'r')
+        f = h5py.File('\(p)', 'r'); fx = h5py.File('\(fixturePath)', 'r')
         assert f.attrs['format'] == 'trainer-checkpoint' and f.attrs['complete'] == 1 and f.attrs['step'] == 7
         assert f.attrs['config_sha256'] == hashlib.sha256(b'x: 1\\n').hexdigest()
         keys = []

@@ -30,6 +30,34 @@ public enum ProcessLauncher {
         public var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
         public var elapsed: Double { Date().timeIntervalSince(start) }
 
+        /// Polls until `condition` holds (observed progress: a line in `output`, a file): true as
+        /// soon as it does, false when the process ends first or `limit` seconds pass (a guard
+        /// against hangs, far above any normal wait: callers decide from what happened, not from
+        /// how long it took).
+        public func waitFor(limit: Double, _ condition: () -> Bool) -> Bool {
+            while elapsed < limit {
+                if condition() { return true }
+                if !process.isRunning { return condition() }
+                usleep(500)
+            }
+            return condition()
+        }
+
+        /// Waits like `wait(limit:)` and also returns how long the process ran on after its
+        /// output first satisfied `seen` (nil if it never did): how fast a job ends after a
+        /// failure, timed from the failure, not from a start-up whose length depends on the load.
+        public func wait(limit: Double, after seen: (String) -> Bool,
+                         file: StaticString = #filePath, line: UInt = #line) -> (run: Run, secondsAfter: Double?) {
+            var at: Date?
+            while process.isRunning && elapsed < limit {
+                if at == nil && seen(output) { at = Date() }
+                usleep(20_000)
+            }
+            let run = wait(limit: max(0, limit - elapsed), file: file, line: line)
+            if at == nil && seen(run.output) { at = Date() }
+            return (run, at.map { Date().timeIntervalSince($0) })
+        }
+
         /// Waits up to `limit` seconds; a process still running then is killed and reported.
         public func wait(limit: Double, file: StaticString = #filePath, line: UInt = #line) -> Run {
             while process.isRunning && elapsed < limit { usleep(20_000) }

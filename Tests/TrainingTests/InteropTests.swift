@@ -7,7 +7,7 @@ import XCTest
 /// torch, h5py and numpy (skipped otherwise; CI installs them).
 ///
 /// The way out: a trainer checkpoint loads with strict=True into the reference model —
-/// shared/reference/models.py when present (the fixtures' source) and to_torch.py's own copy —
+/// Tests/Reference/models.py (the fixtures' source) and to_torch.py's own copy —
 /// and PyTorch's eval-mode logits equal `trainer predict`'s within 1e-4 relative.
 /// The way back: a PyTorch state_dict written by from_torch.py starts a run (`model.init_from`):
 /// the trainer's initial parameters are the torch ones bit for bit, and training goes on with
@@ -49,14 +49,12 @@ final class InteropTests: XCTestCase {
                 ckpt, model = \(PythonRunner.quote(ckpt)), \(PythonRunner.quote(model))
                 sd, attrs = to_torch.read_checkpoint(ckpt)          # checks complete = 1 and the checksum
                 nets = {"to_torch": to_torch.load(ckpt)}
-                ref = \(PythonRunner.quote(Fixtures.repoRoot.deletingLastPathComponent().appendingPathComponent("shared/reference/models.py").path))
-                if os.path.exists(ref):
-                    spec = importlib.util.spec_from_file_location("reference_models", ref)
-                    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-                    net = {"cifar_cnn": lambda: m.cifar_cnn(), "resnet20": lambda: m.resnet_cifar(20),
-                           "densenet_bc_40_k12": lambda: m.densenet_bc_cifar(40, 12)}[model]()
-                    net.load_state_dict(sd, strict=True)
-                    nets["reference"] = net.eval()
+                ref = \(PythonRunner.quote(Fixtures.referenceDirectory.appendingPathComponent("models.py").path))
+                spec = importlib.util.spec_from_file_location("reference_models", ref)
+                m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+                net = m.zoo(model)
+                net.load_state_dict(sd, strict=True)
+                nets["reference"] = net.eval()
                 x = torch.from_numpy(h5py.File("in_f32.h5")["images"][()])
                 with h5py.File("data.h5") as d:
                     mean, std = np.asarray(d.attrs["mean"], np.float32), np.asarray(d.attrs["std"], np.float32)
@@ -72,7 +70,7 @@ final class InteropTests: XCTestCase {
                 """, directory: kit.root)
             let errors = try PythonRunner.result(result)
             print("\(model): relative errors of trainer predict vs PyTorch eval logits: \(errors.sorted { $0.key < $1.key })")
-            XCTAssertGreaterThanOrEqual(errors.count, 2, "\(model): \(result)")
+            XCTAssertEqual(errors.count, 4, "\(model): \(result)")
             for (name, error) in errors {
                 XCTAssertLessThanOrEqual(error, 1e-4, "\(model) \(name): PyTorch eval logits vs trainer predict, relative error \(error)")
             }

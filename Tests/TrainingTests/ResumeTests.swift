@@ -235,16 +235,17 @@ final class ResumeTests: XCTestCase {
     // MARK: kill -9 around checkpoint writes
 
     /// A checkpoint after every step (resnet20 on 8×8 images: a 3 MB file with Adam's state),
-    /// and 20 kills with SIGKILL at random moments — half as soon as a checkpoint's `.tmp` is
-    /// being written (plus 0-2 ms), half anywhere in the run: every next start resumes from the
-    /// newest complete checkpoint (or starts fresh when there is none) and never fails on or
-    /// warns about a partial file; a final start continues the run.
+    /// and 20 kills with SIGKILL at moments chosen from what the run has done, never from the
+    /// clock: half as soon as a checkpoint's `.tmp` is being written (plus 0-2 ms), half after
+    /// 0-2 further complete checkpoints. Every start that has a complete checkpoint to resume
+    /// from is killed only after it said so, so each of them must resume from the newest one;
+    /// none may fail on or warn about a partial file; a final start continues the run.
     func testKillNineAroundCheckpointWritesAlwaysResumesFromACompleteCheckpoint() throws {
         let kit = try CheckpointTestKit(self, label: "kill9", size: 8)
         let config = try kit.tinyConfig(epochs: 1000, everySteps: 1, keep: 2, model: "resnet20")
         let folder = kit.path("run")
         var rng = SystemRandomNumberGenerator()
-        var resumes = 0, tmpSeen = 0, partialLeft = 0
+        var resumes = 0, couldResume = 0, tmpSeen = 0, partialLeft = 0
         /// A `.tmp` being written (or left by a kill) modified at or after `since`.
         func partial(since: Date = .distantPast) -> Bool {
             ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains { name in
@@ -254,19 +255,33 @@ final class ResumeTests: XCTestCase {
                 return m >= since
             }
         }
+        /// The newest complete checkpoint's step by name (nil: none yet); cheap enough to poll,
+        /// since a checkpoint gets its final name only once written.
+        func newest() -> Int? {
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap { name -> Int? in
+                guard name.hasPrefix("ckpt-"), name.hasSuffix(".h5") else { return nil }
+                return Int(name.dropFirst(5).dropLast(3))
+            }.max()
+        }
         for i in 0..<20 {
             let expected = try CheckpointDirectory(folder).latestValid(warn: { _ in })?.step
             let job = try kit.start(config, dir: "run")
             let t0 = Date()
+            // A start with something to resume from is killed only once it has said so.
+            if expected != nil {
+                couldResume += 1
+                XCTAssertTrue(job.waitFor(limit: 600) { job.output.contains("resuming from") }, "start \(i) never resumed:\n\(job.output)")
+            }
             if i % 2 == 0 {
-                // Kill while a checkpoint is being written: poll for the .tmp file, then wait 0-2 ms.
-                while job.process.isRunning && Date().timeIntervalSince(t0) < 60 {
-                    if partial() { tmpSeen += 1; break }
-                    usleep(200)
-                }
+                // While a checkpoint is being written: a fresh .tmp, then 0-2 ms.
+                if job.waitFor(limit: 600, { partial(since: t0) }) { tmpSeen += 1 }
                 usleep(UInt32.random(in: 0...2_000, using: &rng))
             } else {
-                usleep(UInt32.random(in: 50_000...2_000_000, using: &rng))
+                // Between writes: after 0-2 more complete checkpoints (at least one when there is none yet).
+                let more = Int.random(in: (expected == nil ? 1 : 0)...2, using: &rng)
+                let target = (expected ?? 0) + more
+                XCTAssertTrue(job.waitFor(limit: 600) { (newest() ?? 0) >= target },
+                              "start \(i) wrote no checkpoint up to step \(target):\n\(job.output)")
             }
             kill(job.pid, SIGKILL)
             let run = job.wait(limit: 120)
@@ -284,9 +299,11 @@ final class ResumeTests: XCTestCase {
                 XCTAssertFalse(run.output.contains("resuming from"), "start \(i) resumed though no complete checkpoint existed:\n\(run.output)")
             }
         }
-        print("kill -9 loop: \(tmpSeen) kills aimed at a .tmp being written, \(partialLeft) left a partial .tmp behind, \(resumes) starts resumed")
-        XCTAssertGreaterThanOrEqual(resumes, 5, "too few starts got far enough to resume")
-        XCTAssertGreaterThanOrEqual(tmpSeen, 5, "too few kills aimed at a checkpoint being written")
+        print("kill -9 loop: \(tmpSeen) kills aimed at a .tmp being written, \(partialLeft) left a partial .tmp behind, "
+              + "\(resumes) of \(couldResume) starts with a complete checkpoint resumed")
+        XCTAssertEqual(resumes, couldResume, "every start with a complete checkpoint resumes from it")
+        XCTAssertGreaterThanOrEqual(couldResume, 10, "the loop left too few complete checkpoints to resume from")
+        XCTAssertEqual(tmpSeen, 10, "every other kill is aimed at a checkpoint being written")
         XCTAssertGreaterThanOrEqual(partialLeft, 1, "no kill interrupted a checkpoint write")
         let expected = try CheckpointDirectory(folder).latestValid(warn: { _ in })?.step ?? 0
         let last = try kit.train(config, dir: "run", extra: ["--stop-at-step", "\(expected + 2)"])
