@@ -29,11 +29,13 @@ extension ModelSummary {
 }
 
 /// The JSON the command line prints (`summary --json`, `eval --json`): JSONEncoder output,
-/// pretty-printed, keys sorted, non-finite numbers as the strings "nan", "inf", "-inf".
+/// keys sorted, non-finite numbers as the strings "nan", "inf", "-inf".
 public enum JSONText {
-    public static func encode<T: Encodable>(_ value: T) -> String {
+    /// `value` as JSON with sorted keys: indented for people, or on one line (`pretty: false`)
+    /// for reports that scripts read line by line.
+    public static func encode<T: Encodable>(_ value: T, pretty: Bool = true) -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do { return String(decoding: try encoder.encode(value), as: UTF8.self) } catch {
             preconditionFailure("JSONText: \(T.self) did not encode: \(error)")

@@ -16,8 +16,8 @@ public enum Evaluation {
         public let loss: Double
         public let accuracy: Double
         public let samples: Int
-        /// One JSON object: checkpoint, step, <split>_loss, <split>_accuracy, samples (JSONEncoder).
-        public var json: String { JSONText.encode(JSONDocument(report: self)) }
+        /// One JSON object on one line: checkpoint, step, <split>_loss, <split>_accuracy, samples.
+        public var json: String { JSONText.encode(JSONDocument(report: self), pretty: false) }
         public var text: String {
             String(format: "%@ (step %d): %@ loss %.4f, %@ accuracy %.2f%% over %d images", checkpoint, step, split.rawValue, loss,
                    split.rawValue, 100 * accuracy, samples)
