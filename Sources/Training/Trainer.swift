@@ -87,16 +87,7 @@ public final class Trainer {
                                          tensorboard: config.log.tensorboard, host: comm.hostname) : nil
         }
 
-        let hosts = comm.allGather(string: comm.hostname)
-        if let log {
-            log.say("trainer: \(comm.size) rank(s) on \(Trainer.describeHosts(hosts)), \(threads) BLAS thread(s) per rank")
-            log.say(config.effectiveDescription)
-            log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path): \(data.trainCount) train / \(data.evalCount) \(evalName) images \(Shape.format(imageShape)), \(numClasses) classes")
-            log.say(data.validationNote.map { "validation: \($0); /test is left for trainer eval" }
-                    ?? "validation: none (set data.val_split or add /val to the file); evaluating /test every epoch")
-            log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(local) per rank); \(t.epochs) epochs")
-            if resumed { log.say("resumed at epoch \(cursor.epoch), step \(cursor.globalStep), \(cursor.samplesSeen) samples seen") }
-        }
+        announce(data: data, threads: threads, resumed: resumed)
     }
 
     /// Trains to the end of `train.epochs` (or until early stopping ends it), or until

@@ -1,8 +1,24 @@
 import Foundation
+import TensorCore
 
 /// What the loop reports: progress rows per log interval, the evaluation per epoch, early
 /// stopping, and the lines that end a run.
 extension Trainer {
+    /// Rank 0's start-up lines: ranks and hosts, the effective config, model and data, validation,
+    /// steps, and where a resume continues. (The host list is gathered on every rank.)
+    func announce(data: TrainingData, threads: Int, resumed: Bool) {
+        let hosts = communicator.allGather(string: communicator.hostname)
+        guard let log else { return }
+        let t = config.train, local = t.batchSize / communicator.size
+        log.say("trainer: \(communicator.size) rank(s) on \(Trainer.describeHosts(hosts)), \(threads) BLAS thread(s) per rank")
+        log.say(config.effectiveDescription)
+        log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path): \(data.trainCount) train / \(data.evalCount) \(evalName) images \(Shape.format(model.inputShape)), \(model.numClasses) classes")
+        log.say(data.validationNote.map { "validation: \($0); /test is left for trainer eval" }
+                ?? "validation: none (set data.val_split or add /val to the file); evaluating /test every epoch")
+        log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(local) per rank); \(t.epochs) epochs")
+        if resumed { log.say("resumed at epoch \(cursor.epoch), step \(cursor.globalStep), \(cursor.samplesSeen) samples seen") }
+    }
+
     /// Start and images of the open log interval.
     struct IntervalClock {
         let runStart = Date()
