@@ -1,3 +1,4 @@
+import Config
 import Foundation
 import TensorCore
 
@@ -70,7 +71,9 @@ extension Trainer {
     }
 
     /// train.early_stop's patience has run out (the same on every rank: the history is).
-    var earlyStopReached: Bool {
+    var earlyStopReached: Bool { Trainer.earlyStopReached(config, history) }
+
+    static func earlyStopReached(_ config: RunConfig, _ history: EvaluationHistory) -> Bool {
         guard let rule = config.train.earlyStop, let tracker = history.earlyStop else { return false }
         return tracker.exhausted(patience: rule.patience)
     }
