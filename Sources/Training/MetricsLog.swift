@@ -6,8 +6,8 @@ import IO
 /// and the progress lines on stdout.
 ///
 /// On resume, rows past the checkpoint's step (written after it, then lost with the crash) are
-/// dropped from both files, and the new event file starts with a SessionLog START that makes
-/// TensorBoard drop them too.
+/// dropped from both files (rows of an older column layout are moved to the current one), and
+/// the new event file starts with a SessionLog START that makes TensorBoard drop them too.
 final class MetricsLog {
     let path: String
     let jsonPath: String
@@ -21,14 +21,9 @@ final class MetricsLog {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = (directory as NSString).appendingPathComponent("metrics.csv")
         jsonPath = (directory as NSString).appendingPathComponent("metrics.jsonl")
-        csv = try Self.open(path, header: MetricsRow.header, resumeStep: resumeStep) { line in
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            return fields.count > 1 ? Int(fields[1]) : nil
-        }
-        json = try Self.open(jsonPath, header: nil, resumeStep: resumeStep) { line in
-            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            return object?["step"] as? Int
-        }
+        let old = { (p: String) in resumeStep == nil ? nil : try? String(contentsOfFile: p, encoding: .utf8) }
+        csv = try Self.open(path, lines: [MetricsRow.header] + Self.keptRows(csv: old(path), upTo: resumeStep ?? 0))
+        json = try Self.open(jsonPath, lines: Self.keptRows(jsonl: old(jsonPath), upTo: resumeStep ?? 0))
         if tensorboard {
             events = try EventFile(directory: directory, host: host)
             if let resumeStep { events?.sessionStart(step: resumeStep + 1) }
@@ -39,26 +34,39 @@ final class MetricsLog {
 
     deinit { try? csv?.close(); try? json?.close() }
 
-    /// Rewrites `path` with `header` and the old rows at or before `resumeStep` (none on a fresh
-    /// start, or when the old header differs), and returns it open for appending.
-    private static func open(_ path: String, header: String?, resumeStep: Int?, step: (Substring) -> Int?) throws -> FileHandle? {
-        var kept = header.map { [$0] } ?? []
-        if let resumeStep, let old = try? String(contentsOfFile: path, encoding: .utf8) {
-            let lines = old.split(separator: "\n")
-            if header == nil || lines.first.map(String.init) == header {
-                for line in lines.dropFirst(header == nil ? 0 : 1) {
-                    if let s = step(line), s <= resumeStep { kept.append(String(line)) }
-                }
-            }
-        }
+    /// Writes `lines` as the file's new content and returns it open for appending.
+    private static func open(_ path: String, lines: [String]) throws -> FileHandle? {
         do {
-            try kept.map { $0 + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
+            try lines.map { $0 + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
             throw TrainingError("\(path): cannot write metrics: \(error.localizedDescription)")
         }
         let handle = FileHandle(forWritingAtPath: path)
         handle?.seekToEndOfFile()
         return handle
+    }
+
+    /// The rows of an earlier metrics.csv at or before `step`, moved into the current columns by
+    /// name (a column the older file lacks stays empty).
+    static func keptRows(csv text: String?, upTo step: Int) -> [String] {
+        guard let lines = text?.split(separator: "\n"), let first = lines.first else { return [] }
+        let names = first.split(separator: ",").map(String.init)
+        let columns = MetricsRow.header.split(separator: ",").map { names.firstIndex(of: String($0)) }
+        guard let stepColumn = names.firstIndex(of: "step") else { return [] }
+        return lines.dropFirst().compactMap { line in
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard f.count == names.count, let s = Int(f[stepColumn]), s <= step else { return nil }
+            return columns.map { $0.map { String(f[$0]) } ?? "" }.joined(separator: ",")
+        }
+    }
+
+    /// The objects of an earlier metrics.jsonl at or before `step`.
+    static func keptRows(jsonl text: String?, upTo step: Int) -> [String] {
+        (text?.split(separator: "\n") ?? []).compactMap { line in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            guard let s = object?["step"] as? Int, s <= step else { return nil }
+            return String(line)
+        }
     }
 
     func row(_ row: MetricsRow) {

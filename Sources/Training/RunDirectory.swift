@@ -27,14 +27,16 @@ final class RunDirectory {
         }
     }
 
-    /// Writes the effective config (defaults filled in, every key) as `config.yaml`, atomically;
-    /// rank 0 only. `trainer train <dir>/config.yaml` reruns the same run.
-    func writeConfig(_ config: RunConfig) throws {
-        guard lock != nil else { return }
+    /// Writes the effective config (defaults filled in, every key) as `config.yaml`, atomically,
+    /// on rank 0; every rank learns whether that worked. `trainer train <dir>/config.yaml` reruns the run.
+    func writeConfig(_ config: RunConfig, _ comm: Communicator) throws {
         let file = (path as NSString).appendingPathComponent("config.yaml")
         let text = "# Effective config of this run (every key, defaults filled in), written at its start.\n" + config.canonicalText
-        do { try text.write(toFile: file, atomically: true, encoding: .utf8) } catch {
-            throw TrainingError("\(file): cannot write the run's config: \(error.localizedDescription)")
+        try comm.agree("writing config.yaml") {
+            guard lock != nil else { return }
+            do { try text.write(toFile: file, atomically: true, encoding: .utf8) } catch {
+                throw TrainingError("\(file): cannot write the run's config: \(error.localizedDescription)")
+            }
         }
     }
 

@@ -41,8 +41,7 @@ public final class Trainer {
         comm.collectiveTimeout = config.train.collectiveTimeout
 
         let t = config.train
-        let perStep = comm.size * t.accumulate
-        guard t.batchSize % perStep == 0 else {
+        guard t.batchSize % (comm.size * t.accumulate) == 0 else {
             throw CollectiveStop("\(config.file): train.batch_size \(t.batchSize) is not divisible by \(comm.size) rank(s) × train.accumulate \(t.accumulate)")
         }
         // The data: trained samples and the split evaluated each epoch; then the model, rank 0's on every rank.
@@ -79,25 +78,16 @@ public final class Trainer {
                                        datasetIdentity: "\((config.data.path as NSString).lastPathComponent) (\(train.count) train images \(Shape.format(imageShape)))")
         try Trainer.checkOutputFolders(config, comm)
         let resumed = try checkpoints.resume(model: model, optimizer: optimizer, runner: runner, cursor: &cursor, history: &history)
-        let directory = runDirectory
-        try comm.agree("writing config.yaml") { try directory.writeConfig(config) }
+        try runDirectory.writeConfig(config, comm)
         let resumeStep = resumed ? cursor.globalStep : nil
+        // A run with nothing left to do (rerun after it finished) adds no event file.
+        let complete = resumed && (cursor.globalStep >= t.epochs * sampler.stepsPerEpoch || Trainer.earlyStopReached(config, history))
         log = try comm.agree("opening the metrics log") {
             comm.isRoot ? try MetricsLog(directory: config.log.dir, resumeStep: resumeStep, printsProgress: config.log.progress,
-                                         tensorboard: config.log.tensorboard, host: comm.hostname) : nil
+                                         tensorboard: config.log.tensorboard && !complete, host: comm.hostname) : nil
         }
 
-        let hosts = comm.allGather(string: comm.hostname)
-        if let log {
-            log.say("trainer: \(comm.size) rank(s) on \(Trainer.describeHosts(hosts)), \(threads) BLAS thread(s) per rank")
-            log.say(config.effectiveDescription)
-            for w in config.warnings { printError("trainer: warning: \(w)") }
-            log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path) (source: \(train.source ?? "unknown")): \(data.trainCount) train / \(data.evalCount) \(evalName) images \(Shape.format(imageShape)), \(numClasses) classes")
-            log.say(data.validationNote.map { "validation: \($0); /test is left for trainer eval" }
-                    ?? "validation: none (set data.val_split or add /val to the file); evaluating /test every epoch")
-            log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(local) per rank); \(t.epochs) epoch\(t.epochs == 1 ? "" : "s")")
-            if resumed { log.say("resumed at epoch \(cursor.epoch), step \(cursor.globalStep), \(cursor.samplesSeen) samples seen") }
-        }
+        announce(data: data, threads: threads, resumed: resumed)
     }
 
     /// Trains to the end of `train.epochs` (or until early stopping ends it), or until

@@ -1,8 +1,26 @@
+import Config
 import Foundation
+import TensorCore
 
 /// What the loop reports: progress rows per log interval, the evaluation per epoch, early
 /// stopping, and the lines that end a run.
 extension Trainer {
+    /// Rank 0's start-up lines: ranks and hosts, the effective config, model and data, validation,
+    /// steps, and where a resume continues. (The host list is gathered on every rank.)
+    func announce(data: TrainingData, threads: Int, resumed: Bool) {
+        let hosts = communicator.allGather(string: communicator.hostname)
+        guard let log else { return }
+        let t = config.train, local = t.batchSize / communicator.size
+        log.say("trainer: \(communicator.size) rank(s) on \(Trainer.describeHosts(hosts)), \(threads) BLAS thread(s) per rank")
+        log.say(config.effectiveDescription)
+        for w in config.warnings { printError("trainer: warning: \(w)") }
+        log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path) (source: \(data.train.source ?? "unknown")): \(data.trainCount) train / \(data.evalCount) \(evalName) images \(Shape.format(model.inputShape)), \(model.numClasses) classes")
+        log.say(data.validationNote.map { "validation: \($0); /test is left for trainer eval" }
+                ?? "validation: none (set data.val_split or add /val to the file); evaluating /test every epoch")
+        log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(local) per rank); \(t.epochs) epoch\(t.epochs == 1 ? "" : "s")")
+        if resumed { log.say("resumed at epoch \(cursor.epoch), step \(cursor.globalStep), \(cursor.samplesSeen) samples seen") }
+    }
+
     /// Start and images of the open log interval.
     struct IntervalClock {
         let runStart = Date()
@@ -54,7 +72,9 @@ extension Trainer {
     }
 
     /// train.early_stop's patience has run out (the same on every rank: the history is).
-    var earlyStopReached: Bool {
+    var earlyStopReached: Bool { Trainer.earlyStopReached(config, history) }
+
+    static func earlyStopReached(_ config: RunConfig, _ history: EvaluationHistory) -> Bool {
         guard let rule = config.train.earlyStop, let tracker = history.earlyStop else { return false }
         return tracker.exhausted(patience: rule.patience)
     }

@@ -67,10 +67,13 @@ final class RunRecordTests: XCTestCase {
         let written = try RunConfig.load(path: kit.path("run/config.yaml"))
         XCTAssertEqual(written, try RunConfig.load(path: config, overrides: ["checkpoint.dir=run"]), "config.yaml is the effective config")
 
+        let events = { try FileManager.default.contentsOfDirectory(atPath: kit.path("run")).filter { $0.hasPrefix("events.out.tfevents.") } }
+        XCTAssertEqual(try events().count, 1)
         let again = try kit.train(config, dir: "run")
         XCTAssertEqual(again.status, 0, again.output)
         XCTAssertTrue(again.output.contains("complete at epoch 1; raise train.epochs to continue"), again.output)
         XCTAssertEqual(try CheckpointDirectory(kit.path("run")).list().map(\.step), [8])
+        XCTAssertEqual(try events().count, 1, "a rerun with nothing to do adds no event file")
 
         let lr = try kit.train(config, dir: "run", extra: ["--set", "optimizer.lr=0.01", "--set", "train.epochs=2"])
         XCTAssertEqual(lr.status, 0, lr.output)

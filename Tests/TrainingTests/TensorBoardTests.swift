@@ -3,8 +3,10 @@ import TestSupport
 import XCTest
 
 /// The run's event file, read back with TensorBoard's EventAccumulator (the `tensorboard`
-/// package from PyPI), holds every scalar of metrics.csv at its step and value, across a stop
-/// and resume (two event files); metrics.jsonl is metrics.csv, object by row.
+/// package from PyPI), holds every scalar of metrics.csv at its step and value, across a crash
+/// and resume (two event files; the rows the crashed start wrote after its last checkpoint are
+/// written again by the resumed one, and TensorBoard keeps one of each); metrics.jsonl is
+/// metrics.csv, object by row.
 final class TensorBoardTests: XCTestCase {
     static let read = """
         import sys
@@ -24,10 +26,15 @@ final class TensorBoardTests: XCTestCase {
             schedule: {name: cosine}
             log: {every_steps: 2}
             """)
-        let stopped = try kit.train(config, dir: "run", extra: ["--stop-at-step", "5"])
-        XCTAssertEqual(stopped.status, 0, stopped.output)
+        // The first start dies (exit 1, no clean-up) before step 11, after rows up to step 10 and the
+        // epoch-end checkpoint at step 7.
+        let crashed = try ProcessLauncher.run("trainer", ["train", config, "--set", "checkpoint.dir=run"], limit: 300,
+                                              directory: kit.root, environment: ["TRAINER_FAULT": "step=10,kind=exit"])
+        XCTAssertEqual(crashed.status, 1, crashed.output)
+        XCTAssertTrue(try CheckpointTestKit.metricsRows(kit.path("run/metrics.csv")).contains { $0.step == 10 }, "rows past the checkpoint")
         let resumed = try kit.train(config, dir: "run")
         XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resuming from step 7 of 1-rank checkpoint"), resumed.output)
         let files = try FileManager.default.contentsOfDirectory(atPath: kit.path("run")).filter { $0.hasPrefix("events.out.tfevents.") }
         XCTAssertEqual(files.count, 2, "one event file per start: \(files)")
 
@@ -55,7 +62,7 @@ final class TensorBoardTests: XCTestCase {
             }
         }
         let trainSteps = column("train_loss").map(\.step)
-        XCTAssertEqual(trainSteps, [2, 4, 6, 7, 8, 10, 12, 14], "log interval rows and epoch ends")
+        XCTAssertEqual(trainSteps, [2, 4, 6, 7, 8, 10, 12, 14], "log interval rows and epoch ends, each once")
         let lr = Dictionary(rows.filter { !$0[4].isEmpty }.map { (Int($0[1])!, Double($0[3])!) }, uniquingKeysWith: { a, _ in a })
         XCTAssertEqual(scalars["lr"]?.map(\.step), trainSteps)
         for s in scalars["lr"] ?? [] { XCTAssertEqual(s.value, lr[s.step]!, accuracy: 1e-7 * lr[s.step]!, "lr at step \(s.step)") }
