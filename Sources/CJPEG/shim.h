@@ -17,6 +17,13 @@ static void trainer_jpeg_error_exit(j_common_ptr info) {
     longjmp(e->jump, 1);
 }
 
+/* The library's text for the error that jumped, into `message`. */
+static inline void trainer_jpeg_message(j_common_ptr info, char *message, size_t message_size) {
+    char text[JMSG_LENGTH_MAX];
+    (*info->err->format_message)(info, text);
+    snprintf(message, message_size, "%s", text);
+}
+
 static inline int trainer_jpeg_decode(const unsigned char *data, unsigned long size, int channels,
                                       unsigned char **pixels, int *width, int *height,
                                       char *message, size_t message_size) {
@@ -26,9 +33,7 @@ static inline int trainer_jpeg_decode(const unsigned char *data, unsigned long s
     info.err = jpeg_std_error(&err.mgr);
     err.mgr.error_exit = trainer_jpeg_error_exit;
     if (setjmp(err.jump)) {
-        char text[JMSG_LENGTH_MAX];
-        (*info.err->format_message)((j_common_ptr)&info, text);
-        snprintf(message, message_size, "%s", text);
+        trainer_jpeg_message((j_common_ptr)&info, message, message_size);
         jpeg_destroy_decompress(&info);
         free(out);
         return -1;
@@ -61,9 +66,7 @@ static inline int trainer_jpeg_encode_file(const char *path, const unsigned char
     info.err = jpeg_std_error(&err.mgr);
     err.mgr.error_exit = trainer_jpeg_error_exit;
     if (setjmp(err.jump)) {
-        char text[JMSG_LENGTH_MAX];
-        (*info.err->format_message)((j_common_ptr)&info, text);
-        snprintf(message, message_size, "%s", text);
+        trainer_jpeg_message((j_common_ptr)&info, message, message_size);
         jpeg_destroy_compress(&info);
         fclose(f);
         return -1;

@@ -185,7 +185,7 @@ public struct ScheduleConfig: Equatable, Sendable {
             do { return try Scalar.double(n) } catch { throw Problem("expected epochs (a number or a percentage like 50%), got \(n.display)") }
         }
         let inRun = { (v: Double) -> String? in
-            v < 0 || v > Double(epochs) ? "must lie within the run's \(epochs) epochs, got \(Scalar.format(v))" : nil
+            v < 0 || v > Double(epochs) ? "must lie within the run's \(epochs) epoch\(epochs == 1 ? "" : "s"), got \(Scalar.format(v))" : nil
         }
         let name = try r.choice("name", default: Name.constant, what: "schedule")
         var c = ScheduleConfig(name: name, milestones: [], gamma: 0.1, stepSize: 0, minLR: 0, warmupEpochs: 0)

@@ -9,6 +9,10 @@ public enum ImageCodec {
     public struct Image {
         public var pixels: [UInt8]      // (H, W, C)
         public let width: Int, height: Int, channels: Int
+        public init(pixels: [UInt8], width: Int, height: Int, channels: Int) {
+            precondition(pixels.count == width * height * channels, "ImageCodec.Image: \(pixels.count) bytes for \(width)x\(height)x\(channels)")
+            self.pixels = pixels; self.width = width; self.height = height; self.channels = channels
+        }
     }
 
     public static let extensions = ["png", "jpg", "jpeg"]

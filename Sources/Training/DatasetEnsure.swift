@@ -59,7 +59,7 @@ public enum DatasetEnsure {
         let size = config.model.input?[1] ?? (mnistLike ? 28 : 32)
         let classes = config.model.numClasses ?? (stem == "cifar100" ? 100 : 10)
         try Datasets.synthetic(output: synthetic, train: 5000, test: 1000, classes: classes, size: size,
-                               channels: channels, seed: config.train.seed, say: say)
+                               channels: channels, seed: config.train.seed, say: { say("data: " + $0) })
         return synthetic
     }
 }

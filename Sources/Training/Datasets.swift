@@ -40,7 +40,7 @@ public enum Datasets {
         let (counts, classes) = try ImageFolderImporter.importFolder(
             from: source, to: output, options: .init(size: size, channels: channels, valFraction: valFraction, seed: seed))
         let splits = counts.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: " / ")
-        print("wrote \(output): \(splits) images \(size)×\(size)×\(channels), \(classes.count) classes")
+        print("wrote \(output): \(splits) images \(size)×\(size)×\(channels), \(classes.count) class\(classes.count == 1 ? "" : "es")")
     }
 
     /// `trainer data download NAME [OUT]`: fetch, check, keep the files under <OUT's folder>/NAME/, import.

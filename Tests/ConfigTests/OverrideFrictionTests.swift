@@ -38,6 +38,7 @@ final class OverrideFrictionTests: XCTestCase {
             (base, ["schedule.name=constant", "schedule.milestones=[1]"], "--set schedule.milestones: not used by schedule 'constant'"),
             (base, ["schedule.milestonez=[1]"], "--set schedule.milestonez: unknown key (did you mean 'milestones'?)"),
             (base + "schedule: {name: multistep, milestones: [1], gama: 2}\n", ["schedule.name=constant"], "x.cfg:4: schedule.gama: unknown key"),
+            (base + "schedule: {warmup_epochs: 2}\n", ["train.epochs=1"], "x.cfg:4: schedule.warmup_epochs: must lie within the run's 1 epoch, got 2.0"),
         ]
         for (text, overrides, expected) in cases {
             XCTAssertThrowsError(try RunConfig.parse(text: text, file: "x.cfg", overrides: overrides)) {

@@ -191,6 +191,13 @@ final class ImageFolderImporterTests: XCTestCase {
         XCTAssertThrowsError(try ImageFolderImporter.importFolder(from: root, to: out + "2")) {
             XCTAssertTrue("\($0)".hasPrefix("\(broken): bad PNG: "), "\($0)")
         }
+        try FileManager.default.removeItem(atPath: broken)
+        let badJPEG = "\(root)/rose/9.jpg"
+        try Data([0xFF, 0xD8, 0xFF, 0x00, 7, 7, 7, 7]).write(to: URL(fileURLWithPath: badJPEG))
+        XCTAssertThrowsError(try ImageFolderImporter.importFolder(from: root, to: out + "3")) {
+            XCTAssertTrue("\($0)".hasPrefix("\(badJPEG): bad JPEG: "), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "3"))
     }
 
     /// PIL's BILINEAR: a constant image stays constant, the same size is the identity, and a

@@ -150,4 +150,28 @@ final class DatasetDownloadTests: XCTestCase {
         XCTAssertTrue(output.contains("test acc"), output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/data/cifar10.h5"))
     }
+
+    /// The import-<kind> commands on files in the real formats, each printing one summary line.
+    func testImportCommands() throws {
+        try DatasetFormats.writeMNIST(in: root + "/idx", train: 5, test: 3, gzip: true)
+        let images = root + "/pics/cat"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        for i in 0..<2 {
+            try ImageCodec.writePNG(.init(pixels: [UInt8](repeating: UInt8(i * 90), count: 4 * 6 * 3), width: 6, height: 4, channels: 3),
+                                    to: "\(images)/\(i).png")
+        }
+        let cases: [([String], String)] = [
+            (["import-cifar100", archive, "c100.h5", "--coarse"], "wrote c100.h5: CIFAR-100, 40 train / 10 test images, 20 coarse classes"),
+            (["import-idx", "idx", "f.h5", "--kind", "fashion-mnist"], "wrote f.h5: fashion-mnist, 5 train / 3 test images 28×28×1, 10 classes"),
+            (["import-folder", "pics", "p.h5", "--size", "5"], "wrote p.h5: 2 train images 5×5×3, 1 class"),
+        ]
+        for (arguments, line) in cases {
+            let run = try ProcessLauncher.run("trainer", ["data"] + arguments, limit: 120, directory: root)
+            XCTAssertEqual(run.status, 0, run.output)
+            XCTAssertEqual(run.output, line + "\n")
+        }
+        let bad = try ProcessLauncher.run("trainer", ["data", "import-idx", "idx", "k.h5", "--kind", "kmnit"], limit: 60, directory: root)
+        XCTAssertEqual(bad.status, 1, bad.output)
+        XCTAssertEqual(bad.output, "trainer: --kind: unknown 'kmnit' (expected one of: mnist, fashion-mnist, kmnist)\n")
+    }
 }

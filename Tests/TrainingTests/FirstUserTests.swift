@@ -78,4 +78,29 @@ final class FirstUserTests: XCTestCase {
             "trainer: warning: \(config):8: schedule.gamma: not used by schedule 'constant' (chosen by --set schedule.name); ignored",
         ], switched.output)
     }
+
+    /// Help text is wrapped by the argument parser (80 columns when not on a terminal), never by
+    /// hand: no line but the one-line USAGE runs past 80 columns, and no paragraph of a
+    /// discussion breaks where the parser would not (a line far shorter than the next word allows).
+    func testHelpTextIsNotRaggedlyWrapped() throws {
+        let commands = [[], ["train"], ["summary"], ["eval"], ["predict"], ["fold-bn"], ["data"], ["data", "download"],
+                        ["data", "import-cifar10"], ["data", "import-cifar100"], ["data", "import-idx"],
+                        ["data", "import-folder"], ["data", "synthetic"], ["data", "ensure"]]
+        // The parser keeps a line under 80 columns: it breaks when the next word would reach 80.
+        for command in commands {
+            let run = try ProcessLauncher.run("trainer", command + ["--help"], limit: 60)
+            XCTAssertEqual(run.status, 0, run.output)
+            let lines = run.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            for line in lines where !line.hasPrefix("USAGE:") {
+                XCTAssertLessThanOrEqual(line.count, 80, "\(command): \(line)")
+            }
+            // In prose (not indented, not the last line of its paragraph) a line ends only when
+            // the next word would not fit in 80 columns.
+            for (line, next) in zip(lines, lines.dropFirst()) where !line.isEmpty && !line.hasPrefix(" ") && !next.isEmpty && !next.hasPrefix(" ")
+                && !line.hasSuffix(":") && !next.hasSuffix(":") {
+                let word = next.split(separator: " ").first.map(String.init) ?? ""
+                XCTAssertGreaterThanOrEqual(line.count + 1 + word.count, 80, "\(command): ragged break after '\(line)'")
+            }
+        }
+    }
 }
