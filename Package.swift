@@ -35,8 +35,9 @@ let package = Package(
 
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: fast),
-        .target(name: "Models", dependencies: ["NN"], swiftSettings: fast),
-        .target(name: "Config", dependencies: ["TensorCore", "Yams"], swiftSettings: fast),
+        .target(name: "Models", dependencies: ["ModelNames", "NN"], swiftSettings: fast),
+        .target(name: "ModelNames", swiftSettings: fast),
+        .target(name: "Config", dependencies: ["ModelNames", "TensorCore", "Yams"], swiftSettings: fast),
         .target(name: "Distributed", dependencies: ["TensorCore", "CMPI"], swiftSettings: fast),
         .target(name: "IO", dependencies: ["TensorCore", "CHDF5", "CCurl", "CZlib", "CPNG", "CJPEG"], swiftSettings: fast),
         .target(name: "Training",

@@ -1,3 +1,5 @@
+import ModelNames
+
 /// `model:` — which network to build.
 ///
 ///     name         required: a zoo model (`zooNames`), or `resnet` / `densenet` (generic, with
@@ -24,12 +26,8 @@ public struct ModelConfig: Equatable, Sendable {
         case layers([LayerSpec])
     }
 
-    /// The names ModelZoo builds (reference models of Tests/Reference/models.py).
-    public static let zooNames = [
-        "cifar_cnn", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18_cifar_stem",
-        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-        "densenet_bc_40_k12", "densenet_bc_100_k12", "densenet_bc_250_k24", "densenet121", "densenet169", "densenet201",
-    ]
+    /// The names ModelZoo builds (`ZooModel`, the one list).
+    public static var zooNames: [String] { ZooModel.names }
     public static let genericNames = ["resnet", "densenet", "layers"]
 
     /// `model.name` as written.

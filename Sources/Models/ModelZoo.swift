@@ -1,3 +1,4 @@
+import ModelNames
 import NN
 import TensorCore
 
@@ -15,30 +16,50 @@ public enum ModelZoo {
         let make: @Sendable (_ numClasses: Int, _ inputShape: [Int], _ seed: UInt64) throws -> Model
     }
 
-    static let presets: [(String, Preset)] = {
-        var p: [(String, Preset)] = [("cifar_cnn", Preset(side: 32) { try CifarCNN.build(numClasses: $0, inputShape: $1, seed: $2) })]
-        for depth in [20, 32, 44, 56, 110] {
-            p.append(("resnet\(depth)", Preset(side: 32) { try ResNet.cifar(depth: depth, numClasses: $0, inputShape: $1, seed: $2) }))
+    /// The builder of each preset, at PyTorch's architecture (torchvision's for the ImageNet ones).
+    static func preset(_ model: ZooModel) -> Preset {
+        switch model {
+        case .cifarCNN: return Preset(side: 32) { try CifarCNN.build(numClasses: $0, inputShape: $1, seed: $2) }
+        case .resnet20: return cifarResNet(depth: 20)
+        case .resnet32: return cifarResNet(depth: 32)
+        case .resnet44: return cifarResNet(depth: 44)
+        case .resnet56: return cifarResNet(depth: 56)
+        case .resnet110: return cifarResNet(depth: 110)
+        case .resnet18CifarStem:
+            return Preset(side: 32) {
+                try ResNet.imagenet(depth: 18, numClasses: $0, inputShape: $1, stem: .cifar, seed: $2, name: model.rawValue)
+            }
+        case .resnet18: return imagenetResNet(depth: 18)
+        case .resnet34: return imagenetResNet(depth: 34)
+        case .resnet50: return imagenetResNet(depth: 50)
+        case .resnet101: return imagenetResNet(depth: 101)
+        case .resnet152: return imagenetResNet(depth: 152)
+        case .densenetBC40K12: return cifarDenseNet(depth: 40, growth: 12)
+        case .densenetBC100K12: return cifarDenseNet(depth: 100, growth: 12)
+        case .densenetBC250K24: return cifarDenseNet(depth: 250, growth: 24)
+        case .densenet121: return imagenetDenseNet(depth: 121)
+        case .densenet161: return imagenetDenseNet(depth: 161)
+        case .densenet169: return imagenetDenseNet(depth: 169)
+        case .densenet201: return imagenetDenseNet(depth: 201)
+        case .densenet264: return imagenetDenseNet(depth: 264)
         }
-        p.append(("resnet18_cifar_stem", Preset(side: 32) {
-            try ResNet.imagenet(depth: 18, numClasses: $0, inputShape: $1, stem: .cifar, seed: $2, name: "resnet18_cifar_stem")
-        }))
-        for depth in [18, 34, 50, 101, 152] {
-            p.append(("resnet\(depth)", Preset(side: 224) { try ResNet.imagenet(depth: depth, numClasses: $0, inputShape: $1, seed: $2) }))
-        }
-        for (depth, k) in [(40, 12), (100, 12), (250, 24)] {
-            p.append(("densenet_bc_\(depth)_k\(k)", Preset(side: 32) {
-                try DenseNet.cifarBC(depth: depth, growth: k, numClasses: $0, inputShape: $1, seed: $2)
-            }))
-        }
-        for depth in [121, 161, 169, 201, 264] {
-            p.append(("densenet\(depth)", Preset(side: 224) { try DenseNet.imagenet(depth: depth, numClasses: $0, inputShape: $1, seed: $2) }))
-        }
-        return p
-    }()
+    }
+
+    private static func cifarResNet(depth: Int) -> Preset {
+        Preset(side: 32) { try ResNet.cifar(depth: depth, numClasses: $0, inputShape: $1, seed: $2) }
+    }
+    private static func imagenetResNet(depth: Int) -> Preset {
+        Preset(side: 224) { try ResNet.imagenet(depth: depth, numClasses: $0, inputShape: $1, seed: $2) }
+    }
+    private static func cifarDenseNet(depth: Int, growth: Int) -> Preset {
+        Preset(side: 32) { try DenseNet.cifarBC(depth: depth, growth: growth, numClasses: $0, inputShape: $1, seed: $2) }
+    }
+    private static func imagenetDenseNet(depth: Int) -> Preset {
+        Preset(side: 224) { try DenseNet.imagenet(depth: depth, numClasses: $0, inputShape: $1, seed: $2) }
+    }
 
     /// Every preset name, in a stable order.
-    public static var names: [String] { presets.map { $0.0 } }
+    public static var names: [String] { ZooModel.names }
 
     /// Default per-sample input of a preset: (inChannels, 32, 32) for CIFAR models,
     /// (inChannels, 224, 224) for the ImageNet ones.
@@ -63,7 +84,7 @@ public enum ModelZoo {
     }
 
     static func preset(_ name: String) throws -> Preset {
-        if let p = presets.first(where: { $0.0 == name }) { return p.1 }
+        if let model = ZooModel(rawValue: name) { return preset(model) }
         let nearest = names.min { editDistance($0, name) < editDistance($1, name) }!
         throw ModelError("unknown model '\(name)' (did you mean '\(nearest)'?); valid: \(names.joined(separator: ", "))")
     }
