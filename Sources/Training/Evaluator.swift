@@ -1,4 +1,6 @@
+import Config
 import Distributed
+import IO
 import Models
 import NN
 import TensorCore
@@ -6,7 +8,7 @@ import TensorCore
 /// Eval-mode loss and accuracy over a whole split (or the listed samples of it), sharded: rank
 /// r evaluates a contiguous 1/N of them and the sums are all-reduced, so every sample counts
 /// exactly once.
-final class Evaluator {
+public final class Evaluator {
     let model: Model
     let loader: BatchLoader
     let communicator: Communicator
@@ -21,7 +23,7 @@ final class Evaluator {
         self.samples = samples
     }
 
-    struct Result { var loss: Double; var accuracy: Double; var samples: Int }
+    public struct Result: Sendable { public var loss: Double; public var accuracy: Double; public var samples: Int }
 
     func run() throws -> Result {
         let shard = evaluationShard(count: samples?.count ?? loader.dataset.count, rank: communicator.rank,
@@ -40,5 +42,17 @@ final class Evaluator {
         sums.withUnsafeMutableBufferPointer { communicator.allReduceSum($0) }
         let n = Swift.max(sums[2], 1)
         return Result(loss: sums[0] / n, accuracy: sums[1] / n, samples: Int(sums[2]))
+    }
+}
+
+extension Evaluator {
+    /// Eval-mode loss and accuracy of `model` on `samples` of `dataset` (all when nil),
+    /// normalised as training normalises it (`Trainer.normalisation`), sharded over the ranks.
+    public static func evaluate(_ model: Model, on dataset: ImageDataset, samples: [Int]?, data: DataConfig,
+                                communicator: Communicator, batch: Int = 128) throws -> Result {
+        let (mean, std) = Trainer.normalisation(data, dataset)
+        let loader = BatchLoader(dataset: dataset, augmentation: Augmentation(cropPadding: 0, flip: false, mean: mean, std: std),
+                                 maxBatch: batch)
+        return try Evaluator(model: model, loader: loader, communicator: communicator, batch: batch, samples: samples).run()
     }
 }

@@ -195,7 +195,7 @@ public final class Trainer {
 
     /// Mean and std per channel: the config's, else the dataset's attributes, else 0 / 1
     /// (pixels in [0, 1], torchvision's ToTensor alone).
-    static func normalisation(_ data: DataConfig, _ set: ImageDataset) -> ([Float], [Float]) {
+    public static func normalisation(_ data: DataConfig, _ set: ImageDataset) -> ([Float], [Float]) {
         let c = set.channels
         let mean = data.mean ?? set.mean ?? Array(repeating: 0, count: c)
         let std = data.std ?? set.std ?? Array(repeating: 1, count: c)

@@ -9,7 +9,7 @@ import TensorCore
 /// Validation, when there is one, is `data.val_split` of /train (see `ValidationSplit`) or else
 /// the file's /val; the test split is then left alone (for `trainer eval`). Without validation
 /// the per-epoch evaluation is on /test, as before, and checkpoint.best / early stopping follow it.
-struct TrainingData {
+public struct TrainingData {
     let train: ImageDataset
     /// Indices of /train that are trained on; nil: all of them.
     let trainSamples: [Int]?
@@ -37,7 +37,7 @@ struct TrainingData {
     }
 
     /// The validation samples `config` asks for: (split, indices or nil for all, note), or nil without validation.
-    static func validation(_ config: RunConfig, train: ImageDataset?) throws -> (ImageDataset, [Int]?, String)? {
+    public static func validation(_ config: RunConfig, train: ImageDataset?) throws -> (ImageDataset, [Int]?, String)? {
         let path = config.data.path, classes = config.model.numClasses
         if let fraction = config.data.valSplit {
             let train = try train ?? ImageDataset(path: path, split: "train", numClasses: classes)

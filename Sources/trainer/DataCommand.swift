@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TensorCore
+import Commands
 import Training
 
 struct DataCommand: ParsableCommand {

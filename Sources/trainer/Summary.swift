@@ -1,5 +1,6 @@
 import ArgumentParser
 import TensorCore
+import Commands
 import Training
 
 struct Summary: ParsableCommand {

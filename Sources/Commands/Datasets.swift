@@ -1,6 +1,7 @@
 import Config
 import Foundation
 import IO
+import Training
 
 /// The `trainer data` commands: dataset files in the layout of DESIGN.md.
 public enum Datasets {

@@ -3,6 +3,7 @@ import Foundation
 import IO
 import Models
 import TensorCore
+import Training
 
 /// `trainer fold-bn CHECKPOINT OUT.h5`: an inference checkpoint with every BatchNorm that
 /// directly follows a convolution folded into it (see `BatchNormFolding`).

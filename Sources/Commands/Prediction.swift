@@ -4,6 +4,7 @@ import IO
 import Models
 import NN
 import TensorCore
+import Training
 
 /// `trainer predict`: eval-mode logits of a checkpoint for a file of images.
 ///

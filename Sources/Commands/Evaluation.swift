@@ -3,6 +3,7 @@ import Distributed
 import Foundation
 import IO
 import Models
+import Training
 
 /// `trainer eval`: loss and accuracy of a checkpoint on the test split (or, with `--split val`,
 /// on the run's validation samples: data.val_split's hold-out or /val), sharded over the ranks.
@@ -48,11 +49,7 @@ public enum Evaluation {
             let c = try CheckpointFile.read(path)
             return (try Prediction.loadModel(config: config, checkpoint: c, path: path, imageShape: imageShape), c.metadata.step)
         }
-        let (mean, std) = Trainer.normalisation(config.data, test)
-        let batch = 128
-        let loader = BatchLoader(dataset: test, augmentation: Augmentation(cropPadding: 0, flip: false, mean: mean, std: std),
-                                 maxBatch: batch)
-        let result = try Evaluator(model: model, loader: loader, communicator: comm, batch: batch, samples: samples).run()
+        let result = try Evaluator.evaluate(model, on: test, samples: samples, data: config.data, communicator: comm)
         return Report(checkpoint: path, step: step, split: split, loss: result.loss, accuracy: result.accuracy, samples: result.samples)
     }
 }

@@ -2,6 +2,7 @@ import Config
 import IO
 import Models
 import TensorCore
+import Training
 
 /// Model summaries for `trainer summary`, from a preset name or from a run config.
 public enum ModelSummaries {

@@ -1,6 +1,7 @@
 import Config
 import Foundation
 import IO
+import Training
 
 /// `trainer data ensure` (what Launch/train runs before training): makes sure the dataset a
 /// config names exists. In order: the file itself; a CIFAR-10 archive found beside it (or in
