@@ -79,8 +79,15 @@ public final class LayerListBuilder {
     public func build(seed: UInt64 = 0, numClasses: Int? = nil, name: String = "layers") throws -> Model {
         guard !network.layers.isEmpty else { throw ShapeError("layers: the layer list is empty") }
         if let k = numClasses, outputShape != [k] {
-            throw ShapeError("layers: the last layer '\(network.layers.last!.name)' gives \(Shape.format(outputShape)), expected num_classes (\(k))")
+            throw ClassCountError("layers: the last layer '\(network.layers.last!.name)' gives \(Shape.format(outputShape)), expected num_classes (\(k))")
         }
         return try Model(name: name, network: network, store: store, seed: seed)
     }
+}
+
+/// A layer list whose output is not the class count asked for: callers that chose the count
+/// themselves (from a dataset's labels) say where it came from.
+public struct ClassCountError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -152,7 +152,7 @@ public final class Trainer {
         let model = try comm.agree("building the model") {
             do { return try ModelFactory.build(config.model, imageShape: imageShape, numClasses: numClasses, seed: config.train.seed) } catch {
                 // Name the config (the model's own message names the layer) and where an implied class count came from.
-                let implied = config.model.numClasses == nil && "\(error)".contains("num_classes")
+                let implied = config.model.numClasses == nil && error is ClassCountError
                     ? " (num_classes \(numClasses) comes from the labels of \(config.data.path); set model.num_classes to choose)" : ""
                 throw TrainingError("\(config.file): model: \(error)\(implied)")
             }
