@@ -5,7 +5,7 @@ int64), and the float64 answers: train-mode `logits_train`, the `loss` attribute
 gradient `grad/<key>` and the BN running statistics after that forward
 (`state_after_forward/<key>`), the eval-mode `logits_eval`, and for each optimizer a group with
 its settings as attributes, the loss of each of 3 steps (`losses`) and the final state
-(`final/<key>`).
+(`final/<key>`) with the parameters' updates, final − init (`update/<key>`).
 
 Next to every checked tensor it records what float32 can attain there:
 - `f32err/<path>`: the relative error of PyTorch's float32 run in its plain order;
@@ -24,7 +24,7 @@ import models as M
 from common import f32, relative_error, worst_step_error
 
 # The tolerances of DESIGN.md, per check family (the tests use the same numbers).
-TOLERANCE = {'logits': 1e-4, 'loss': 1e-4, 'grad': 1e-3, 'running': 1e-4, 'losses': 1e-4, 'final': 1e-3}
+TOLERANCE = {'logits': 1e-4, 'loss': 1e-4, 'grad': 1e-3, 'running': 1e-4, 'losses': 1e-4, 'final': 1e-3, 'update': 1e-3}
 SPREAD_FACTOR = 10
 
 # name: (threads, batch permuted, channels_last). The first is the plain order of f32err/.
@@ -155,6 +155,10 @@ class Runner:
             out[f'{name}/losses'] = torch.tensor(losses, dtype=torch.float64)
             for k, v in self.model.state_dict().items():
                 out[f'{name}/final/{k}'] = v.detach().clone() if v.is_floating_point() else v.clone()
+                if k in self.state0 and v.is_floating_point() and 'running' not in k:
+                    # The step's own result, final − init: a final state moves only ~1e-4..1e-2
+                    # of its size in 3 steps, so a check of the state alone barely sees the update.
+                    out[f'{name}/update/{k}'] = v.detach().double() - self.state0[k]
         return out
 
 
@@ -168,7 +172,9 @@ def family(path):
         return 'grad'
     if path.startswith('state_after_forward/'):
         return 'running'
-    return 'losses' if path.endswith('/losses') else 'final'
+    if path.endswith('/losses'):
+        return 'losses'
+    return 'update' if '/update/' in path else 'final'
 
 
 def error(path, got, ref):
