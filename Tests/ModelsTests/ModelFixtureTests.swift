@@ -8,7 +8,8 @@ import TestSupport
 
 /// Every model of models.h5 against PyTorch (float64 reference), by state_dict name:
 /// train-mode logits, loss, every gradient and the BN running stats after one forward;
-/// eval-mode logits; and 3 steps of SGD, SGD-Nesterov, Adam and AdamW (losses and final state).
+/// eval-mode logits; and 3 steps of SGD, SGD-Nesterov, Adam and AdamW (losses, final state and
+/// each parameter's update, final − init).
 /// A check passes when its relative error ≤ max(DESIGN.md tolerance, 10 × f32err/<path>,
 /// k × spread/<path>) (`tolerance(base:f32err:spread:)`), the same rule for every key: the
 /// cases are chosen so that no answer moves with the summation order (Tests/Reference/
@@ -156,7 +157,13 @@ final class ModelFixtureTests: XCTestCase {
                 case .counter(let c):
                     XCTAssertEqual(c.value, try file.readScalar("\(group)/final/\(key)", as: Int64.self), "\(group)/final/\(key)")
                 default:
-                    try compare(UnsafeBufferPointer(entry.floats!), "\(opt)/final/\(key)", base: 1e-3, category: "\(opt) final")
+                    let got = UnsafeBufferPointer(entry.floats!)
+                    try compare(got, "\(opt)/final/\(key)", base: 1e-3, category: "\(opt) final")
+                    // The update itself (final − init), which a state check barely sees: 3 steps
+                    // move a state by 1e-4..1e-2 of its size.
+                    guard file.contains("\(group)/update/\(key)") else { continue }
+                    let moved = zip(got, try file.readFloats("\(name)/init/\(key)")).map { Float(Double($0) - Double($1)) }
+                    try moved.withUnsafeBufferPointer { try compare($0, "\(opt)/update/\(key)", base: 1e-3, category: "\(opt) update") }
                 }
             }
         }
