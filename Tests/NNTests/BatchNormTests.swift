@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import TensorCore
+import TestSupport
 @testable import NN
 
 /// Sums buffers across `size` threads standing in for ranks: a blocking all-reduce.
@@ -89,15 +90,15 @@ final class BatchNormTests: XCTestCase {
             Thread { run.run(); done.leave() }.start()
         }
         XCTAssertEqual(done.wait(timeout: .now() + 30), .success, "sync BN ranks deadlocked")
-        XCTAssertLessThan(relErr(ranks[0].y + ranks[1].y, yFull), 1e-5)
-        XCTAssertLessThan(relErr(ranks[0].gx + ranks[1].gx, gxFull), 1e-4)
+        XCTAssertLessThan(relativeError(ranks[0].y + ranks[1].y, yFull), 1e-5)
+        XCTAssertLessThan(relativeError(ranks[0].gx + ranks[1].gx, gxFull), 1e-4)
         for r in ranks {
-            XCTAssertLessThan(relErr(Array(r.bn.runningMean.values), Array(full.runningMean.values)), 1e-6)
-            XCTAssertLessThan(relErr(Array(r.bn.runningVar.values), Array(full.runningVar.values)), 1e-6)
+            XCTAssertLessThan(relativeError(Array(r.bn.runningMean.values), Array(full.runningMean.values)), 1e-6)
+            XCTAssertLessThan(relativeError(Array(r.bn.runningVar.values), Array(full.runningVar.values)), 1e-6)
             XCTAssertEqual(r.bn.batchesTracked.value, 1)
         }
         let summed = zip(Array(ranks[0].store.grads), Array(ranks[1].store.grads)).map { $0 + $1 }
-        XCTAssertLessThan(relErr(summed, Array(fullStore.grads)), 1e-5)
+        XCTAssertLessThan(relativeError(summed, Array(fullStore.grads)), 1e-5)
     }
 
     func testGradientsMatchFiniteDifferences() throws {

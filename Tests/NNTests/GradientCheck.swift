@@ -1,4 +1,5 @@
 import TensorCore
+import TestSupport
 @testable import NN
 
 /// A tensor of standard normal values drawn from Philox(seed).
@@ -32,15 +33,7 @@ func finiteDifferenceErrors(_ layer: Layer, x: Tensor, store: ParameterStore, ct
             return Float((up - down) / Double(2 * h))
         }
     }
-    var errors = ["gx": relErr(analytic, numeric(x.data, x.count))]
-    for p in store.parameters { errors[p.name] = relErr(Array(p.grads), numeric(p.value, p.count)) }
+    var errors = ["gx": relativeError(analytic, numeric(x.data, x.count))]
+    for p in store.parameters { errors[p.name] = relativeError(Array(p.grads), numeric(p.value, p.count)) }
     return errors
-}
-
-/// ‖a − b‖ / ‖b‖ in double.
-func relErr(_ a: [Float], _ b: [Float]) -> Double {
-    precondition(a.count == b.count, "relErr: \(a.count) vs \(b.count) values")
-    var d = 0.0, r = 0.0
-    for i in a.indices { d += Double(a[i] - b[i]) * Double(a[i] - b[i]); r += Double(b[i]) * Double(b[i]) }
-    return r > 0 ? (d / r).squareRoot() : d.squareRoot()
 }

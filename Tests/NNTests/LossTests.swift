@@ -1,5 +1,6 @@
 import XCTest
 import TensorCore
+import TestSupport
 @testable import NN
 
 /// CrossEntropyLoss beyond the ops.h5 cases: the global-batch divisor and the bookkeeping.
@@ -14,7 +15,7 @@ final class LossTests: XCTestCase {
         XCTAssertEqual(local.lossSum, global.lossSum)
         XCTAssertEqual(Float(local.lossSum / 4), l1, accuracy: 1e-6 * abs(l1))
         let g1 = local.backward().array, g2 = global.backward().array
-        XCTAssertLessThan(relErr(g2.map { $0 * 2 }, g1), 1e-6)
+        XCTAssertLessThan(relativeError(g2.map { $0 * 2 }, g1), 1e-6)
     }
 
     func testGradientRowsSumToZeroAndMatchFiniteDifferences() {
@@ -34,7 +35,7 @@ final class LossTests: XCTestCase {
             logits.data[i] = keep
             return Float((up - down) / Double(2 * h))
         }
-        XCTAssertLessThan(relErr(g, numeric), 1e-3)
+        XCTAssertLessThan(relativeError(g, numeric), 1e-3)
     }
 
     func testHugeLogitsStayFinite() {

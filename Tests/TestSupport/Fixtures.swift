@@ -80,6 +80,26 @@ public func relativeError(_ a: Tensor, _ b: [Float]) -> Double {
     b.withUnsafeBufferPointer { relativeError(UnsafeBufferPointer(a.buffer), $0) }
 }
 
+/// ‖a − b‖ / ‖b‖ over whole states (every tensor of `b`, matched by name in `a`, taken
+/// together), plus the tensor with the largest own error. A tensor missing from `a` or of
+/// another size gives an infinite error naming it.
+public func relativeError(_ a: [NamedTensor], _ b: [NamedTensor]) -> (error: Double, worst: String, worstError: Double) {
+    var diff = 0.0, norm = 0.0, worst = "", worstError = -1.0
+    let index = Dictionary(a.map { ($0.name, $0) }, uniquingKeysWith: { x, _ in x })
+    guard index.count == b.count else { return (.infinity, "tensor names differ", .infinity) }
+    for t in b {
+        guard let other = index[t.name], other.shape == t.shape else { return (.infinity, t.name, .infinity) }
+        var d = 0.0, n = 0.0
+        for (x, y) in zip(other.values, t.values) {
+            d += Double(x - y) * Double(x - y); n += Double(y) * Double(y)
+        }
+        diff += d; norm += n
+        let own = (d / Swift.max(n, 1e-30)).squareRoot()
+        if own > worstError { worstError = own; worst = t.name }
+    }
+    return ((diff / Swift.max(norm, 1e-30)).squareRoot(), worst, worstError)
+}
+
 public func relativeError(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
     precondition(a.count == b.count, "relativeError: \(a.count) vs \(b.count) elements")
     var diff = 0.0, ref = 0.0

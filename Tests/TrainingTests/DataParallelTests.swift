@@ -213,19 +213,7 @@ final class DataParallelTests: XCTestCase {
     /// ‖a − b‖ / ‖b‖ over every float tensor of the model state (parameters and BN buffers)
     /// taken together, plus the tensor with the largest own relative error.
     static func relativeError(_ a: Checkpoint, _ b: Checkpoint) -> (error: Double, worst: String, worstError: Double) {
-        var diff = 0.0, norm = 0.0, worst = "", worstError = -1.0
-        let index = Dictionary(a.model.map { ($0.name, $0) }, uniquingKeysWith: { x, _ in x })
-        for t in b.model {
-            guard let other = index[t.name], other.values.count == t.values.count else { return (.infinity, t.name, .infinity) }
-            var d = 0.0, n = 0.0
-            for (x, y) in zip(other.values, t.values) {
-                d += Double(x - y) * Double(x - y); n += Double(y) * Double(y)
-            }
-            diff += d; norm += n
-            let own = (d / Swift.max(n, 1e-30)).squareRoot()
-            if own > worstError { worstError = own; worst = t.name }
-        }
-        return ((diff / Swift.max(norm, 1e-30)).squareRoot(), worst, worstError)
+        TestSupport.relativeError(a.model, b.model)
     }
 
     // MARK: Files

@@ -46,12 +46,12 @@ final class MultiHostTests: XCTestCase {
         XCTAssertEqual(a.metadata.step, 8)
         XCTAssertEqual(a.metadata.step, b.metadata.step)
         XCTAssertEqual(a.counters, b.counters, "BN batch counters differ")
-        let error = try Self.relativeError(a.model + a.optimizer, b.model + b.optimizer)
+        let error = relativeError(a.model + a.optimizer, b.model + b.optimizer).error
         XCTAssertLessThanOrEqual(error, 1e-6, "2 hosts vs 1 host: final state differs by \(error) (relative)")
         print("multihost: final state 2 hosts vs 1 host: relative error \(error)\(error == 0 ? " (bitwise equal)" : "")")
         let c = try Self.finalCheckpoint(out + "/launch")
         XCTAssertEqual(c.metadata.step, a.metadata.step)
-        let launchError = try Self.relativeError(c.model + c.optimizer, b.model + b.optimizer)
+        let launchError = relativeError(c.model + c.optimizer, b.model + b.optimizer).error
         XCTAssertLessThanOrEqual(launchError, 1e-6, "Launch/train --hostfile vs 1 host: final state differs by \(launchError)")
     }
 
@@ -61,22 +61,6 @@ final class MultiHostTests: XCTestCase {
             throw XCTSkip("no checkpoint in \(dir)")
         }
         return try CheckpointFile.read(last.path)
-    }
-
-    /// ||a − b|| / ||b|| over all tensors, matched by name (names and shapes must agree).
-    static func relativeError(_ a: [NamedTensor], _ b: [NamedTensor]) throws -> Double {
-        let byName = Dictionary(b.map { ($0.name, $0) }, uniquingKeysWith: { x, _ in x })
-        XCTAssertEqual(Set(a.map(\.name)), Set(byName.keys), "tensor names differ")
-        var diff = 0.0, norm = 0.0
-        for t in a {
-            let u = try XCTUnwrap(byName[t.name], "\(t.name) missing")
-            XCTAssertEqual(t.shape, u.shape, "\(t.name): shapes differ")
-            for (x, y) in zip(t.values, u.values) {
-                diff += Double(x - y) * Double(x - y)
-                norm += Double(y) * Double(y)
-            }
-        }
-        return diff.squareRoot() / max(norm.squareRoot(), 1e-30)
     }
 }
 
