@@ -87,10 +87,10 @@ public final class DenseBlock: Layer {
                           toOffset: 0, count: c0, rows: n, spatial: hw)
         for layer in denseLayers {
             let c = layer.inChannels
-            var h = layer.norm1.forward(prefixOf: block, ctx)   // (N, c, H, W)
-            h = layer.conv1.forward(h, ctx)                     // (N, bnSize·k, H, W)
-            h = layer.norm2.forward(h, ctx)
-            h = layer.conv2.forward(h, ctx)                     // (N, k, H, W)
+            var h = ctx.timed(layer.norm1, .forward) { layer.norm1.forward(prefixOf: block, ctx) }   // (N, c, H, W)
+            h = ctx.forward(layer.conv1, h)                     // (N, bnSize·k, H, W)
+            h = ctx.forward(layer.norm2, h)
+            h = ctx.forward(layer.conv2, h)                     // (N, k, H, W)
             Self.copyChannels(from: h.data, fromChannels: growth, fromOffset: 0, to: block.data, toChannels: ct,
                               toOffset: c, count: growth, rows: n, spatial: hw)
         }
@@ -106,12 +106,12 @@ public final class DenseBlock: Layer {
             let c = layer.inChannels
             Self.copyChannels(from: gBlock.data, fromChannels: ct, fromOffset: c, to: gNew.data, toChannels: growth,
                               toOffset: 0, count: growth, rows: n, spatial: hw)
-            let g2 = layer.conv2.backward(gNew, ctx)   // (N, bnSize·k, H, W)
+            let g2 = ctx.backward(layer.conv2, gNew)   // (N, bnSize·k, H, W)
             gMid.resize(g2.shape)
-            layer.norm2.backward(g2, into: gMid, accumulate: false, ctx)
-            if memoryEfficient { layer.norm1.recompute() }   // conv1's input, back in the shared buffer
-            let g1 = layer.conv1.backward(gMid, ctx)   // (N, c, H, W)
-            layer.norm1.backward(g1, into: gBlock, accumulate: true, ctx)
+            ctx.timed(layer.norm2, .backward) { layer.norm2.backward(g2, into: gMid, accumulate: false, ctx) }
+            if memoryEfficient { ctx.timed(layer.norm1, .backward) { layer.norm1.recompute() } }   // conv1's input, back in the shared buffer
+            let g1 = ctx.backward(layer.conv1, gMid)   // (N, c, H, W)
+            ctx.timed(layer.norm1, .backward) { layer.norm1.backward(g1, into: gBlock, accumulate: true, ctx) }
             ctx.gradientsReady?(layer.norm1.weight.offset)
         }
         gx.resize([n] + inputShape)

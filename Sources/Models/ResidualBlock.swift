@@ -78,8 +78,8 @@ public final class ResidualBlock: Layer {
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         checkInput(x, kind: "\(kind) block")
-        let b = branch.forward(x, ctx)             // (N, C', H', W')
-        let s = shortcut?.forward(x, ctx) ?? x     // (N, C', H', W')
+        let b = ctx.forward(branch, x)             // (N, C', H', W')
+        let s = shortcut.map { ctx.forward($0, x) } ?? x     // (N, C', H', W')
         y.resize(b.shape)
         Elementwise.addReLU(b.data, s.data, into: y.data, y.count)
         return y
@@ -90,8 +90,8 @@ public final class ResidualBlock: Layer {
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
         gSum.resize(gy.shape)
         Elementwise.reluMask(gy.data, by: y.data, into: gSum.data, gy.count)
-        let gShort = shortcut?.backward(gSum, ctx) ?? gSum   // (N, C, H, W)
-        let gBranch = branch.backward(gSum, ctx)             // (N, C, H, W)
+        let gShort = shortcut.map { ctx.backward($0, gSum) } ?? gSum   // (N, C, H, W)
+        let gBranch = ctx.backward(branch, gSum)             // (N, C, H, W)
         gx.resize(gBranch.shape)
         Elementwise.add(gBranch.data, gShort.data, into: gx.data, gx.count)
         return gx

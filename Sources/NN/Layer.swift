@@ -15,6 +15,8 @@ public final class ForwardContext {
     /// Called after each top-level layer's backward with the lowest parameter offset whose
     /// gradient is now final (gradients finish from the end of the flat buffer to its start).
     public var gradientsReady: ((Int) -> Void)?
+    /// When set, containers charge each child's time to it (`trainer-bench models --profile`).
+    public var profiler: LayerProfiler?
 
     public init(training: Bool = true, seed: UInt64 = 0, epoch: Int = 0, sampleIndices: [Int] = [],
                 statisticsReducer: StatisticsReducer? = nil) {
