@@ -1,47 +1,12 @@
 import XCTest
-import IO
 import NN
 import TensorCore
-import Models
 import TestSupport
 
-/// The fused BN-ReLU of DenseNet against PyTorch's BatchNorm2d fixtures (relu off), its
-/// channel-prefix mode against the plain one, and its sync-BN reductions.
-final class BatchNormReLUTests: XCTestCase {
-    func testMatchesBatchNormFixtures() throws {
-        let f = try Fixtures.ops()
-        for name in ["batchnorm2d_train", "batchnorm2d_eval"] {
-            let training = name.hasSuffix("train")
-            let shape = try f.shape("\(name)/x")
-            let store = ParameterStore()
-            let bn = try BatchNormReLU(name: "bn", inputShape: Array(shape.dropFirst()), relu: false, store: store)
-            store.finalize()
-            _ = bn.weight.values.update(fromContentsOf: try f.readFloats("\(name)/weight"))
-            _ = bn.bias.values.update(fromContentsOf: try f.readFloats("\(name)/bias"))
-            let stats = training ? ("running_mean_before", "running_var_before") : ("running_mean", "running_var")
-            _ = bn.runningMean.values.update(fromContentsOf: try f.readFloats("\(name)/\(stats.0)"))
-            _ = bn.runningVar.values.update(fromContentsOf: try f.readFloats("\(name)/\(stats.1)"))
-            let ctx = ForwardContext(training: training)
-            let x = Tensor(shape: shape, values: try f.readFloats("\(name)/x"))
-            let y = bn.forward(x, ctx)
-            func check(_ got: [Float], _ key: String, _ base: Double) throws {
-                let err = relativeError(got, try f.readFloats("\(name)/\(key)"))
-                let limit = tolerance(base: base, f32err: Fixtures.f32err(f, group: name, name: key))
-                XCTAssertLessThanOrEqual(err, limit, "\(name)/\(key)")
-            }
-            try check(y.array, "y", 1e-5)
-            let gx = bn.backward(Tensor(shape: y.shape, values: try f.readFloats("\(name)/gy")), ctx)
-            try check(gx.array, "gx", 1e-4)
-            try check(Array(bn.weight.grads), "gweight", 1e-4)
-            try check(Array(bn.bias.grads), "gbias", 1e-4)
-            if training {
-                try check(Array(bn.runningMean.values), "running_mean_after", 1e-5)
-                try check(Array(bn.runningVar.values), "running_var_after", 1e-5)
-                XCTAssertEqual(bn.batchesTracked.value, 1)
-            }
-        }
-    }
-
+/// BatchNorm's fused ReLU against BatchNorm followed by ReLU, its channel-prefix mode (DenseNet)
+/// against the plain one, and its sync-BN reductions. The plain BN is checked against PyTorch's
+/// fixtures in OpsFixtureTests.
+final class BatchNormFusedTests: XCTestCase {
     /// Random (N, C_src, H, W) with a per-channel offset, so means are far from 0.
     func randomSource(_ shape: [Int], seed: UInt64) -> Tensor {
         var rng = Philox(seed: seed)
@@ -49,6 +14,24 @@ final class BatchNormReLUTests: XCTestCase {
         let plane = shape[2] * shape[3]
         for i in 0..<t.count { t.data[i] = rng.normal() * 1.5 + Float((i / plane) % shape[1]) * 0.3 - 1 }
         return t
+    }
+
+    func testFusedReLUEqualsBatchNormThenReLU() throws {
+        let x = randomSource([4, 3, 5, 5], seed: 5), gy = randomSource([4, 3, 5, 5], seed: 6)
+        var outputs: [[Float]] = []
+        for fused in [false, true] {
+            let store = ParameterStore()
+            let bn = try BatchNorm(name: "n", inputShape: [3, 5, 5], relu: fused, store: store)
+            let relu = Activation(.relu, inputShape: [3, 5, 5])
+            store.finalize()
+            for k in 0..<3 { bn.weight!.value[k] = 1 + 0.2 * Float(k); bn.bias!.value[k] = 0.1 - 0.2 * Float(k) }
+            let ctx = ForwardContext(training: true)
+            let y = fused ? bn.forward(x, ctx) : relu.forward(bn.forward(x, ctx), ctx)
+            let gx = fused ? bn.backward(gy, ctx) : bn.backward(relu.backward(gy, ctx), ctx)
+            outputs.append(y.array + gx.array + Array(bn.weight!.grads) + Array(bn.bias!.grads))
+        }
+        XCTAssertTrue(outputs[1].prefix(x.count).contains(0) && outputs[1].prefix(x.count).contains { $0 > 0 }, "the ReLU clips some values")
+        XCTAssertEqual(outputs[1], outputs[0], "the same arithmetic, fused or not")
     }
 
     func testPrefixOfWiderBufferEqualsContiguousInput() throws {
@@ -60,9 +43,9 @@ final class BatchNormReLUTests: XCTestCase {
         var results: [[Float]] = []
         for prefix in [false, true] {
             let store = ParameterStore()
-            let bn = try BatchNormReLU(name: "n", inputShape: [c, h, w], store: store)
+            let bn = try BatchNorm(name: "n", inputShape: [c, h, w], relu: true, store: store)
             store.finalize()
-            for k in 0..<c { bn.weight.value[k] = 1 + 0.1 * Float(k); bn.bias.value[k] = 0.2 - 0.1 * Float(k) }
+            for k in 0..<c { bn.weight!.value[k] = 1 + 0.1 * Float(k); bn.bias!.value[k] = 0.2 - 0.1 * Float(k) }
             let ctx = ForwardContext(training: true)
             let y = prefix ? bn.forward(prefixOf: wide, ctx) : bn.forward(narrow, ctx)
             var gx: [Float]
@@ -77,7 +60,7 @@ final class BatchNormReLUTests: XCTestCase {
                 gx = bn.backward(gy, ctx).array
             }
             XCTAssertTrue(y.array.allSatisfy { $0 >= 0 }, "ReLU applied")
-            results.append(y.array + gx + Array(bn.weight.grads) + Array(bn.bias.grads) + Array(bn.runningVar.values))
+            results.append(y.array + gx + Array(bn.weight!.grads) + Array(bn.bias!.grads) + Array(bn.runningVar.values))
         }
         XCTAssertLessThanOrEqual(relativeError(results[1], results[0]), 1e-6)
     }
@@ -95,12 +78,12 @@ final class BatchNormReLUTests: XCTestCase {
         let doubler = Doubler()
         for reducer in [nil, doubler] as [StatisticsReducer?] {
             let store = ParameterStore()
-            let bn = try BatchNormReLU(name: "n", inputShape: [3, 5, 5], store: store)
+            let bn = try BatchNorm(name: "n", inputShape: [3, 5, 5], relu: true, store: store)
             store.finalize()
             let ctx = ForwardContext(training: true, statisticsReducer: reducer)
             let y = bn.forward(x, ctx).array
             let gx = bn.backward(gy, ctx).array
-            outputs.append(y + gx + Array(bn.weight.grads) + Array(bn.runningMean.values))
+            outputs.append(y + gx + Array(bn.weight!.grads) + Array(bn.runningMean.values))
         }
         XCTAssertEqual(doubler.calls, 2, "one reduction in forward, one in backward")
         XCTAssertLessThanOrEqual(relativeError(outputs[1], outputs[0]), 1e-6)
