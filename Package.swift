@@ -24,7 +24,9 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
 
-        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: fast),
+        // Hot loops compiled per SIMD level and chosen at run time (see Sources/CKernels/kernels.c).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"], swiftSettings: fast),
         .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["NN"], swiftSettings: fast),
         .target(name: "Config", dependencies: ["Yams"], swiftSettings: fast),

@@ -1,3 +1,5 @@
+import CKernels
+
 /// The element-wise kernels and reductions of the layers (residual joins, ReLU, bias terms,
 /// gradient sums, BatchNorm's statistics and apply), each once.
 ///
@@ -5,7 +7,15 @@
 /// select compiles to a branch per element and does not vectorise, and float reductions are
 /// not reordered by the compiler on its own. Reductions accumulate in float lanes over short
 /// blocks and add the blocks in double.
+///
+/// Loops that need full-width SIMD or hardware FMA to be fast live in the C target CKernels,
+/// compiled for SSE2, AVX2+FMA and AVX-512 and dispatched once per process (`vectorLevel`):
+/// Swift builds for the baseline x86-64 target, where `addingProduct` is a libm call.
 public enum Kernels {
+    /// 0: SSE2, 1: AVX2 + FMA, 2: AVX-512 — the CKernels variant this process runs
+    /// (the environment variable TRAINER_SIMD=sse|avx2 caps it, for comparisons).
+    public static var vectorLevel: Int { Int(ck_vector_level()) }
+
     /// y[i] += alpha · x[i] for i in 0..<n.
     @inlinable
     public static func axpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
@@ -220,5 +230,18 @@ extension Kernels {
             dst[j] = accumulate ? dst[j] + v : v
             j += 1
         }
+    }
+}
+
+// MARK: Optimizer updates (CKernels)
+
+extension Kernels {
+    /// torch.optim.SGD's update over n floats with fused multiply-adds (PyTorch's rounding):
+    /// g = grad + wd·p; b = first ? g : m·b + keep·g; d = nesterov ? g + m·b : b; p += negLR·d.
+    /// `buffer` (the momentum buffer) is unused when m = 0.
+    public static func sgd(_ n: Int, _ p: UnsafeMutablePointer<Float>, _ grad: UnsafePointer<Float>,
+                           buffer: UnsafeMutablePointer<Float>?, weightDecay wd: Float, momentum m: Float,
+                           keep: Float, negLR: Float, first: Bool, nesterov: Bool) {
+        ck_sgd(n, p, grad, buffer, wd, m, keep, negLR, first ? 1 : 0, nesterov ? 1 : 0)
     }
 }
