@@ -41,6 +41,18 @@ public final class Conv2d: Layer {
     /// maps gain more from chunking.
     public var directMinPixels = 64
 
+    /// Requested algorithm (`model.conv_algorithm`); `plannedAlgorithm` is what runs.
+    public var algorithm: ConvAlgorithm = .auto { didSet { winograd = makePlan() } }
+    /// The Winograd passes when the plan chose them, nil for im2col + GEMM.
+    private var winograd: WinogradConvolution?
+    /// Winograd's output tile m of F(m×m, 3×3) in use, nil when the layer runs im2col + GEMM.
+    public var winogradTile: Int? { winograd?.engine.m }
+    /// Upper bound on one worker's Winograd workspace in floats (tests, tuning).
+    public var winogradWorkspace: Int {
+        get { winograd?.maxWorkspace ?? 0 }
+        set { winograd?.maxWorkspace = newValue }
+    }
+
     public let geometry: ConvGeometry
     private let lowering: Im2col
     private let y = Tensor(shape: [0])        // (N, O, OH, OW)
@@ -81,6 +93,14 @@ public final class Conv2d: Layer {
         weight = store.declare(prefix + "weight", shape: [outChannels, c / groups, kernel, kernel],
                                initializer: .uniform(bound: bound))
         self.bias = bias ? store.declare(prefix + "bias", shape: [outChannels], initializer: .uniform(bound: bound)) : nil
+        winograd = makePlan()
+    }
+
+    /// The algorithm for this layer's shape, made once (the shape is fixed at build): see `ConvPlan`.
+    private func makePlan() -> WinogradConvolution? {
+        guard let m = ConvPlan.winogradTile(self, requested: algorithm) else { return nil }
+        return WinogradConvolution(m: m, inChannels: inChannels, outChannels: outChannels,
+                                   height: geometry.height, width: geometry.width)
     }
 
     public var macsPerSample: Int {
@@ -147,6 +167,10 @@ public final class Conv2d: Layer {
         // Every GEMM accumulates (beta = 1) onto rows pre-filled with the bias (or 0): one
         // fast fill instead of OpenBLAS's separate beta pass plus a bias pass over y.
         let bv = bias.map { UnsafePointer($0.value!) }
+        if let winograd {
+            winograd.forward(xs, batch: n, weight: w, bias: bv, into: ys, pool: ctx.pool)
+            return y
+        }
         if isDirect {
             // y_n[group] (Og, P) = bias + W_g (Og, Cg) · x_n[group] (Cg, P)
             for i in 0..<n {
@@ -217,6 +241,11 @@ public final class Conv2d: Layer {
             }
         }
 
+        if let winograd {
+            winograd.weightGradient(xs, gys, batch: n, into: gw, pool: ctx.pool)
+            if propagate { winograd.inputGradient(gys, batch: n, weight: w, into: gxs, pool: ctx.pool) }
+            return propagate ? gx : noInputGradient
+        }
         if isDirect {
             for i in 0..<n {
                 for grp in 0..<groups {

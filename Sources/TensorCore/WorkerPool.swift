@@ -100,19 +100,27 @@ public final class PartialSums: @unchecked Sendable {
     /// Worker `w`'s vector (count floats).
     public func slot(_ w: Int) -> UnsafeMutablePointer<Float> { storage.data + w * count }
 
+    /// Σ_w slot(w), summed in worker order into slot 0, which is returned.
+    public func combined() -> UnsafeMutablePointer<Float> {
+        let first = slot(0)
+        for w in 1..<Swift.max(workers, 1) { PartialSums.add(UnsafePointer(slot(w)), into: first, count: count) }
+        return first
+    }
+
     /// dst[i] += Σ_w slot(w)[i], the workers added one after another in worker order.
     public func add(into dst: UnsafeMutablePointer<Float>) {
-        for w in 0..<workers {
-            let src = UnsafePointer(slot(w))
-            var i = 0
-            while i + 8 <= count {
-                let a = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD8<Float>.self)
-                let b = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(dst + i).storeBytes(of: a + b, as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < count { dst[i] += src[i]; i += 1 }
+        for w in 0..<workers { PartialSums.add(UnsafePointer(slot(w)), into: dst, count: count) }
+    }
+
+    private static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let a = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD8<Float>.self)
+            let b = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: a + b, as: SIMD8<Float>.self)
+            i += 8
         }
+        while i < count { dst[i] += src[i]; i += 1 }
     }
 }
 
