@@ -6,8 +6,9 @@
 ///     in_channels  default: from the dataset images (C of [N, H, W, C])
 ///     input        [C, H, W]; required for `layers`, otherwise default from the dataset
 ///     init_from    checkpoint whose /model weights initialise the network (default none)
-///     conv_algorithm  auto (default: each 3×3 stride-1 convolution picks GEMM or Winograd by a
-///                  plan measured once per input shape) | gemm | winograd (where it applies)
+///     conv_algorithm  auto (default: each 3×3 stride-1 convolution picks GEMM or Winograd
+///                  F(2×2, 3×3) by the plan made when the layer is built) | gemm | winograd
+///                  (F(2×2) where it applies) | winograd_f4 (F(4×4): faster, larger float32 error)
 ///     resnet:      block (basic | bottleneck, default basic), blocks [n1, n2, ...] (required),
 ///                  widths (default 16·2^i with stem cifar, 64·2^i with stem imagenet),
 ///                  stem (cifar: 3×3 conv; imagenet: 7×7/2 conv + 3×3/2 max pool; default imagenet)
@@ -43,7 +44,7 @@ public struct ModelConfig: Equatable, Sendable {
 }
 
 /// `model.conv_algorithm`: how convolutions are computed (the same numbers within float32 error).
-public enum ConvAlgorithmChoice: String, CaseIterable, Sendable { case auto, gemm, winograd }
+public enum ConvAlgorithmChoice: String, CaseIterable, Sendable { case auto, gemm, winograd, winogradF4 = "winograd_f4" }
 
 /// Generic ResNet (torchvision naming): `blocks[i]` residual blocks of width `widths[i]`,
 /// stride 2 at the start of every stage but the first.

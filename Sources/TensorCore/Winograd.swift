@@ -55,22 +55,24 @@ public final class Winograd {
 
     private func filters<T: WinogradTransform1D>(_: T.Type, _ w: UnsafePointer<Float>, _ k: Int, _ c: Int,
                                                   _ flipped: Bool, _ u: UnsafeMutablePointer<Float>) {
-        let a = alpha, count = k * c, cols = flipped ? k : c
+        let a = alpha, count = k * c
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 9 + 4 * a * a) { buf in
             let g = buf.baseAddress!, tmp = g + 9, out = tmp + 3 * a
             for f0 in stride(from: 0, to: count, by: 8) {
-                // Lane l holds filter f = f0 + l, the pair (row, col) of the destination layout.
-                for t in 0..<9 {
-                    var v = SIMD8<Float>()
-                    for l in 0..<8 {
-                        let f = Swift.min(f0 + l, count - 1), r = f / cols, q = f % cols
-                        v[l] = flipped ? w[(q * c + r) * 9 + 8 - t] : w[(r * c + q) * 9 + t]
-                    }
-                    g[t] = v
+                // Lane l: destination filter f0 + l, read from w's filter `src[l]` (taps reversed when flipped).
+                var src = SIMD8<Int>()
+                for l in 0..<8 {
+                    let f = Swift.min(f0 + l, count - 1)
+                    src[l] = (flipped ? (f % k) * c + f / k : f) * 9
                 }
+                for t in 0..<9 { g[t] = Winograd.gather(w + (flipped ? 8 - t : t), src) }
                 T.apply2D(g, tmp, out)
-                for l in 0..<Swift.min(8, count - f0) {
-                    for xi in 0..<(a * a) { u[xi * count + f0 + l] = out[xi][l] }
+                if f0 + 8 <= count {
+                    for xi in 0..<(a * a) { UnsafeMutableRawPointer(u + xi * count + f0).storeBytes(of: out[xi], as: SIMD8<Float>.self) }
+                } else {
+                    for l in 0..<(count - f0) {
+                        for xi in 0..<(a * a) { u[xi * count + f0 + l] = out[xi][l] }
+                    }
                 }
             }
         }

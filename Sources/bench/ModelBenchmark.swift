@@ -16,12 +16,15 @@ enum ModelBenchmark {
         var models = ["cifar_cnn", "resnet20", "densenet_bc_100_k12", "resnet18_cifar_stem"]
         var torch = true
         var cpuClock = false
+        var algorithm = ConvAlgorithm.auto
     }
 
     static let help = """
         usage: trainer-bench models [--batch N] [--threads N] [--steps N] [--models a,b,...] [--no-torch] [--clock wall|cpu]
+                                    [--algorithm auto|gemm|winograd|winograd_f4]
           --batch N      images per step (default 128)
-          --threads N    OpenBLAS threads, and torch.set_num_threads (default 1)
+          --threads N    worker threads (train.threads), and torch.set_num_threads (default 1)
+          --algorithm A  convolution algorithm (model.conv_algorithm: auto, gemm, winograd, winograd_f4; default auto)
           --steps N      timed steps per model after one warm-up step; the median counts (default 5)
           --models LIST  comma-separated presets (default cifar_cnn,resnet20,densenet_bc_100_k12,resnet18_cifar_stem)
           --no-torch     skip the PyTorch comparison
@@ -40,6 +43,9 @@ enum ModelBenchmark {
             case "--steps": guard let v = next().flatMap(Int.init), v > 0 else { return usage("--steps needs a positive integer") }; o.steps = v
             case "--models": guard let v = next() else { return usage("--models needs a list") }; o.models = v.split(separator: ",").map(String.init)
             case "--no-torch": o.torch = false
+            case "--algorithm":
+                guard let v = next().flatMap(ConvAlgorithm.init(rawValue:)) else { return usage("--algorithm takes auto, gemm, winograd or winograd_f4") }
+                o.algorithm = v
             case "--clock":
                 switch next() {
                 case "cpu": o.cpuClock = true
@@ -52,11 +58,13 @@ enum ModelBenchmark {
             i += 1
         }
         if o.cpuClock && o.threads != 1 { return usage("--clock cpu measures one thread; use it with --threads 1") }
-        BLAS.threads = o.threads
+        BLAS.threads = 1
+        ConvBenchmark.pool = WorkerPool(threads: o.threads)
+        ConvBenchmark.torchThreads = o.threads
         ConvBenchmark.clock = o.cpuClock ? .threadCPU : .wall
 
         let torch = o.torch ? torchRates(o) : nil
-        print("training step (forward + cross-entropy + backward + SGD momentum), batch \(o.batch), \(o.threads) thread(s), 3x32x32 input, median of \(o.steps) steps, \(o.cpuClock ? "thread CPU time" : "wall time")")
+        print("training step (forward + cross-entropy + backward + SGD momentum), batch \(o.batch), \(o.threads) thread(s), conv \(o.algorithm.rawValue), 3x32x32 input, median of \(o.steps) steps, \(o.cpuClock ? "thread CPU time" : "wall time")")
         print("model                      ms/step    img/s   torch img/s   ours/torch")
         print(String(repeating: "-", count: 72))
         for name in o.models {
@@ -86,7 +94,9 @@ enum ModelBenchmark {
         var rng = Philox(seed: 2)
         let x = Tensor(shape: [o.batch, 3, 32, 32], values: (0..<(o.batch * 3 * 32 * 32)).map { _ in rng.normal() })
         let labels = (0..<o.batch).map { _ in Int32(rng.below(10)) }
+        model.setConvAlgorithm(o.algorithm)
         let ctx = ForwardContext(training: true, seed: 1, sampleIndices: Array(0..<o.batch))
+        ctx.pool = ConvBenchmark.pool
         let loss = CrossEntropyLoss()
         let sgd = SGD(momentum: 0.9, nesterov: false, weightDecay: 5e-4, dampening: 0)
         sgd.prepare(for: model.store)
