@@ -11,7 +11,7 @@ final class Evaluator {
     let communicator: Communicator
     let batch: Int
     private let loss = CrossEntropyLoss()
-    private let context = ForwardContext(training: false)
+    let context = ForwardContext(training: false)
 
     init(model: Model, loader: BatchLoader, communicator: Communicator, batch: Int) {
         self.model = model; self.loader = loader; self.communicator = communicator; self.batch = batch

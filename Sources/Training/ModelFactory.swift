@@ -8,6 +8,12 @@ import NN
 /// that input, a layer list at its own `model.input`, which must then equal the dataset's shape.
 public enum ModelFactory {
     public static func build(_ config: ModelConfig, imageShape: [Int], numClasses: Int, seed: UInt64) throws -> Model {
+        let model = try buildNetwork(config, imageShape: imageShape, numClasses: numClasses, seed: seed)
+        model.setConvAlgorithm(ConvAlgorithm(rawValue: config.convAlgorithm.rawValue)!)
+        return model
+    }
+
+    private static func buildNetwork(_ config: ModelConfig, imageShape: [Int], numClasses: Int, seed: UInt64) throws -> Model {
         let inChannels = config.inChannels ?? imageShape[0]
         let shape = config.input ?? imageShape
         switch config.architecture {

@@ -30,8 +30,9 @@ public final class Trainer {
         self.config = config
         try Trainer.checkSameConfig(config, comm)
 
-        let threads = config.train.blasThreads ?? defaultBLASThreads(localSize: comm.localSize)
-        BLAS.threads = threads
+        // One worker pool per rank; BLAS runs single-threaded inside its workers.
+        BLAS.threads = 1
+        let pool = WorkerPool(threads: config.train.threads ?? defaultBLASThreads(localSize: comm.localSize))
         (comm as? MPICommunicator)?.collectiveTimeout = config.train.collectiveTimeout
 
         let t = config.train
@@ -91,6 +92,8 @@ public final class Trainer {
         let evalBatch = Swift.max(local, 64)
         evaluator = Evaluator(model: model, loader: BatchLoader(dataset: test, augmentation: augmentation, maxBatch: evalBatch),
                               communicator: comm, batch: evalBatch)
+        runner.context.pool = pool
+        evaluator.context.pool = pool
 
         cursor = TrainingCursor(stepsPerEpoch: sampler.stepsPerEpoch, globalBatch: t.batchSize)
         checkpoints = CheckpointPolicy(config: config, communicator: comm, forceResume: forceResume,
@@ -110,7 +113,7 @@ public final class Trainer {
 
         let hosts = comm.allGather(string: comm.hostname)
         if let log {
-            log.say("trainer: \(comm.size) rank(s) on \(Trainer.describeHosts(hosts)), \(threads) BLAS thread(s) per rank")
+            log.say("trainer: \(comm.size) rank(s) on \(Trainer.describeHosts(hosts)), \(pool.threads) thread(s) per rank")
             log.say(config.effectiveDescription)
             log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path): \(train.count) train / \(test.count) test images \(Shape.format(imageShape)), \(numClasses) classes")
             log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(local) per rank); \(t.epochs) epochs")

@@ -8,7 +8,7 @@ import TensorCore
 /// that multiply (conv, linear), page faults per step and the process's peak RSS.
 enum ModelProfile {
     static func report(_ name: String, _ o: ModelBenchmark.Options, oursSeconds: Double, torchRate: Double?) throws {
-        let work = try Workload(name, batch: o.batch)
+        let work = try Workload(name, batch: o.batch, algorithm: o.algorithm)
         let profiler = LayerProfiler(threadCPU: o.cpuClock)
         work.ctx.profiler = profiler
         work.step()

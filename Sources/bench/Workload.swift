@@ -14,13 +14,15 @@ final class Workload {
     private let loss = CrossEntropyLoss()
     private let sgd = SGD(momentum: 0.9, nesterov: false, weightDecay: 5e-4, dampening: 0)
 
-    init(_ name: String, batch: Int) throws {
+    init(_ name: String, batch: Int, algorithm: ConvAlgorithm) throws {
         model = try ModelZoo.build(name: name, numClasses: 10, inChannels: 3, inputShape: [3, 32, 32], seed: 1)
+        model.setConvAlgorithm(algorithm)
         self.batch = batch
         var rng = Philox(seed: 2)
         x = Tensor(shape: [batch, 3, 32, 32], values: (0..<(batch * 3 * 32 * 32)).map { _ in rng.normal() })
         labels = (0..<batch).map { _ in Int32(rng.below(10)) }
         ctx = ForwardContext(training: true, seed: 1, sampleIndices: Array(0..<batch))
+        ctx.pool = ConvBenchmark.pool
         sgd.prepare(for: model.store)
     }
 
