@@ -78,7 +78,8 @@ public final class ResidualBlock: Layer {
         let b = ctx.forward(branch, x)             // (N, C', H', W')
         let s = shortcut.map { ctx.forward($0, x) } ?? x     // (N, C', H', W')
         y.resize(b.shape)
-        Kernels.addReLU(y.count, b.data, s.data, into: y.data)
+        let (pb, ps, py) = (b.data, s.data, y.data)
+        Kernels.split(y.count, over: ctx.pool) { i, m in Kernels.addReLU(m, pb + i, ps + i, into: py + i) }
         return y
     }
 
@@ -86,11 +87,13 @@ public final class ResidualBlock: Layer {
     /// gradient-ready offsets the branch then reports stay truthful.
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
         gSum.resize(gy.shape)
-        Kernels.reluMask(gy.count, gy.data, by: y.data, into: gSum.data)
+        let (pg, py, pm) = (gy.data, y.data, gSum.data)
+        Kernels.split(gy.count, over: ctx.pool) { i, m in Kernels.reluMask(m, pg + i, by: py + i, into: pm + i) }
         let gShort = shortcut.map { ctx.backward($0, gSum) } ?? gSum   // (N, C, H, W)
         let gBranch = ctx.backward(branch, gSum)             // (N, C, H, W)
         gx.resize(gBranch.shape)
-        Kernels.add(gx.count, gBranch.data, gShort.data, into: gx.data)
+        let (pa, pb, po) = (gBranch.data, gShort.data, gx.data)
+        Kernels.split(gx.count, over: ctx.pool) { i, m in Kernels.add(m, pa + i, pb + i, into: po + i) }
         return gx
     }
 }

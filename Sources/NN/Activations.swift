@@ -28,7 +28,7 @@ public final class Activation: Layer {
         if inPlace { y = x } else { own.resize(x.shape) }
         let n = x.count, src = x.data, dst = y.data
         switch kind {
-        case .relu: Kernels.relu(n, src, into: dst)
+        case .relu: Kernels.split(n, over: ctx.pool) { i, m in Kernels.relu(m, src + i, into: dst + i) }
         case .relu6: for i in 0..<n { dst[i] = Swift.min(Swift.max(src[i], 0), 6) }
         case .sigmoid: for i in 0..<n { dst[i] = 1 / (1 + expf(-src[i])) }
         case .tanh: for i in 0..<n { dst[i] = tanhf(src[i]) }
@@ -40,7 +40,7 @@ public final class Activation: Layer {
         gx.resize(gy.shape)
         let n = gy.count, g = gy.data, out = y.data, dst = gx.data
         switch kind {
-        case .relu: Kernels.reluMask(n, g, by: out, into: dst)
+        case .relu: Kernels.split(n, over: ctx.pool) { i, m in Kernels.reluMask(m, g + i, by: out + i, into: dst + i) }
         case .relu6: for i in 0..<n { dst[i] = out[i] > 0 && out[i] < 6 ? g[i] : 0 }
         case .sigmoid: for i in 0..<n { dst[i] = g[i] * out[i] * (1 - out[i]) }
         case .tanh: for i in 0..<n { dst[i] = g[i] * (1 - out[i] * out[i]) }

@@ -12,8 +12,9 @@ import TensorCore
 ///   (Σĝ, Σĝ·x̂) the same way. Parameter gradients stay per rank (the gradient all-reduce sums them).
 ///
 /// Two steps per channel, statistics then one apply y = relu?((x − μ)·γ/σ + β) (kernels in
-/// TensorCore's `Kernels`), one channel at a time while its planes are in cache; sync BN needs
-/// every channel's sums before its one exchange, so it runs all channels as one block.
+/// TensorCore's `Kernels`), one channel at a time while its planes are in cache, channels split
+/// over `ctx.pool` (each channel reduced by one worker in one order: the same bits for any
+/// thread count); sync BN needs every channel's sums before its one exchange.
 ///
 /// DenseNet's memory-efficient block uses two more modes: `forward(prefixOf:)` reads the first
 /// C channels of a wider (N, C_src, ...) buffer, and with `sharedOutput` the output lives in a
@@ -99,11 +100,21 @@ public final class BatchNorm: Layer {
         if !ctx.training {
             for k in 0..<c { mean[k] = runningMean.value[k]; invStd[k] = Float(1 / (Double(runningVar.value[k]) + Double(eps)).squareRoot()) }
         }
-        let block = ctx.training && ctx.statisticsReducer != nil ? c : 1
-        for k0 in stride(from: 0, to: c, by: block) {
-            let range = k0..<Swift.min(c, k0 + block)
-            if ctx.training { batchStatistics(x, channels: range, reducer: ctx.statisticsReducer) }
-            apply(x, channels: range)
+        if ctx.training, let reducer = ctx.statisticsReducer {
+            ctx.pool.parallelFor(c) { k, _ in batchShiftedSums(x, channel: k) }
+            exchangeStatistics(x, reducer: reducer)
+            ctx.pool.parallelFor(c) { k, _ in apply(x, channels: k..<k + 1) }
+        } else {
+            if ctx.training {
+                count = n * spatial
+                precondition(count > 1, "\(label): training needs more than 1 value per channel, got input \(Shape.format(x.shape))")
+            }
+            // Channels are independent: one worker does a channel's statistics and apply while its
+            // planes are in cache, in the same order whatever the thread count.
+            ctx.pool.parallelFor(c) { k, _ in
+                if ctx.training { batchStatistics(x, channel: k) }
+                apply(x, channels: k..<k + 1)
+            }
         }
         if ctx.training { batchesTracked.value += 1 }
         return y
@@ -129,43 +140,44 @@ public final class BatchNorm: Layer {
         }
     }
 
-    /// Batch mean and inverse std of `channels` of the source; updates their running statistics.
-    private func batchStatistics(_ x: Tensor, channels range: Range<Int>, reducer: StatisticsReducer?) {
-        let n = x.dim(0), c = channels, s = spatial, cs = sourceChannels
-        func plane(_ i: Int, _ k: Int) -> UnsafeMutablePointer<Float> { x.data + (i * cs + k) * s }
-        if let reducer {
-            // Shifted sums Σ(x−K), Σ(x−K)² with K = running mean, identical on every rank under
-            // sync BN: once K tracks the mean, E[(x−K)²] − E[x−K]² does not cancel, even summed in float.
-            precondition(range.count == c, "\(label): sync BN reduces all channels at once")
-            for k in range {
-                let shift = runningMean.value[k]
-                var s1 = 0.0, s2 = 0.0
-                for i in 0..<n { s1 += Kernels.sum(s, plane(i, k), minus: shift); s2 += Kernels.sumOfSquares(s, plane(i, k), minus: shift) }
-                reduce[k] = Float(s1); reduce[c + k] = Float(s2)
-            }
-            reduce[2 * c] = Float(n * s)
-            reducer.sumInPlace(UnsafeMutableBufferPointer(start: reduce, count: 2 * c + 1))
-            count = Int(reduce[2 * c].rounded())
-            precondition(count > 1, "\(label): training needs more than 1 value per channel, got \(count) across ranks")
-            for k in range {
-                let d = Double(reduce[k]) / Double(count)
-                finishChannel(k, mean: Double(runningMean.value[k]) + d,
-                              variance: Swift.max(Double(reduce[c + k]) / Double(count) - d * d, 0))
-            }
-        } else {
-            count = n * s
-            precondition(count > 1, "\(label): training needs more than 1 value per channel, got input \(Shape.format(x.shape))")
-            // Two passes: the mean m, then squares centred on its float rounding m′ (no
-            // cancellation): var = Σ(x − m′)²/n − (m − m′)².
-            for k in range {
-                var s1 = 0.0
-                for i in 0..<n { s1 += Kernels.sum(s, plane(i, k)) }
-                let m = s1 / Double(count), mf = Float(m)
-                var s2 = 0.0
-                for i in 0..<n { s2 += Kernels.sumOfSquares(s, plane(i, k), minus: mf) }
-                let d = m - Double(mf)
-                finishChannel(k, mean: m, variance: Swift.max(s2 / Double(count) - d * d, 0))
-            }
+    @inline(__always)
+    private func plane(_ x: Tensor, _ i: Int, _ k: Int) -> UnsafeMutablePointer<Float> { x.data + (i * sourceChannels + k) * spatial }
+
+    /// Batch mean and inverse std of channel `k` (`count` set); updates its running statistics.
+    /// Two passes: the mean m, then squares centred on its float rounding m′ (no cancellation):
+    /// var = Σ(x − m′)²/n − (m − m′)².
+    private func batchStatistics(_ x: Tensor, channel k: Int) {
+        let n = x.dim(0), s = spatial
+        var s1 = 0.0
+        for i in 0..<n { s1 += Kernels.sum(s, plane(x, i, k)) }
+        let m = s1 / Double(count), mf = Float(m)
+        var s2 = 0.0
+        for i in 0..<n { s2 += Kernels.sumOfSquares(s, plane(x, i, k), minus: mf) }
+        let d = m - Double(mf)
+        finishChannel(k, mean: m, variance: Swift.max(s2 / Double(count) - d * d, 0))
+    }
+
+    /// Sync BN, channel `k`'s shifted sums Σ(x−K), Σ(x−K)² into `reduce`, K = running mean: it is
+    /// identical on every rank, and once it tracks the mean E[(x−K)²] − E[x−K]² does not cancel,
+    /// even summed in float.
+    private func batchShiftedSums(_ x: Tensor, channel k: Int) {
+        let n = x.dim(0), s = spatial, shift = runningMean.value[k]
+        var s1 = 0.0, s2 = 0.0
+        for i in 0..<n { s1 += Kernels.sum(s, plane(x, i, k), minus: shift); s2 += Kernels.sumOfSquares(s, plane(x, i, k), minus: shift) }
+        reduce[k] = Float(s1); reduce[channels + k] = Float(s2)
+    }
+
+    /// Sync BN: sums the shifted sums and the count across ranks, then every channel's statistics.
+    private func exchangeStatistics(_ x: Tensor, reducer: StatisticsReducer) {
+        let c = channels
+        reduce[2 * c] = Float(x.dim(0) * spatial)
+        reducer.sumInPlace(UnsafeMutableBufferPointer(start: reduce, count: 2 * c + 1))
+        count = Int(reduce[2 * c].rounded())
+        precondition(count > 1, "\(label): training needs more than 1 value per channel, got \(count) across ranks")
+        for k in 0..<c {
+            let d = Double(reduce[k]) / Double(count)
+            finishChannel(k, mean: Double(runningMean.value[k]) + d,
+                          variance: Swift.max(Double(reduce[c + k]) / Double(count) - d * d, 0))
         }
     }
 
@@ -192,52 +204,55 @@ public final class BatchNorm: Layer {
         guard let x = source else { preconditionFailure("\(label): backward before forward") }
         precondition(gy.shape == y.shape, "\(label): gradient \(Shape.format(gy.shape)) for output \(Shape.format(y.shape))")
         precondition(g.shape == x.shape, "\(label): gradient target \(Shape.format(g.shape)) for source \(Shape.format(x.shape))")
-        let reducer = usedBatchStatistics ? ctx.statisticsReducer : nil
-        let block = reducer != nil ? channels : 1
-        for k0 in stride(from: 0, to: channels, by: block) {
-            let range = k0..<Swift.min(channels, k0 + block)
-            gradientSums(gy, x, channels: range, reducer: reducer)
-            inputGradient(gy, x, into: g, channels: range, accumulate: accumulate)
-        }
-    }
-
-    /// Per channel Σĝ and Σĝ·x̂ (ĝ = gy masked by the fused ReLU) into `sums`, summed across
-    /// ranks under sync BN; adds them to the bias and weight gradients (local sums).
-    private func gradientSums(_ gy: Tensor, _ x: Tensor, channels range: Range<Int>, reducer: StatisticsReducer?) {
-        let n = x.dim(0), c = channels, s = spatial, cs = sourceChannels
-        for k in range {
-            var sg = 0.0, sgx = 0.0
-            for i in 0..<n {
-                let (a, b) = Kernels.normalizeGradientSums(s, gy.data + (i * c + k) * s, y.data + (i * c + k) * s,
-                                                           x.data + (i * cs + k) * s, mean: mean[k], relu: relu)
-                sg += a; sgx += b
+        if usedBatchStatistics, let reducer = ctx.statisticsReducer {
+            ctx.pool.parallelFor(channels) { k, _ in gradientSums(gy, x, channel: k) }
+            exchangeGradientSums(reducer)
+            ctx.pool.parallelFor(channels) { k, _ in inputGradient(gy, x, into: g, channel: k, accumulate: accumulate) }
+        } else {
+            ctx.pool.parallelFor(channels) { k, _ in
+                gradientSums(gy, x, channel: k)
+                inputGradient(gy, x, into: g, channel: k, accumulate: accumulate)
             }
-            sums[k] = sg; sums[c + k] = sgx * Double(invStd[k])
-            bias?.grad[k] += Float(sums[k]); weight?.grad[k] += Float(sums[c + k])
-        }
-        if let reducer {
-            for k in 0..<(2 * c) { reduce[k] = Float(sums[k]) }
-            reducer.sumInPlace(UnsafeMutableBufferPointer(start: reduce, count: 2 * c))
-            for k in 0..<(2 * c) { sums[k] = Double(reduce[k]) }
         }
     }
 
-    /// training: gx = a·ĝ + b·(x − μ) + d with a = γ/σ, b = −a·Σĝx̂/(σ·m), d = −a·Σĝ/m; eval: gx = a·ĝ.
-    private func inputGradient(_ gy: Tensor, _ x: Tensor, into g: Tensor, channels range: Range<Int>, accumulate: Bool) {
+    /// Channel k's Σĝ and Σĝ·x̂ (ĝ = gy masked by the fused ReLU) into `sums`; adds them to the
+    /// bias and weight gradients (local sums).
+    private func gradientSums(_ gy: Tensor, _ x: Tensor, channel k: Int) {
+        let n = x.dim(0), c = channels, s = spatial
+        var sg = 0.0, sgx = 0.0
+        for i in 0..<n {
+            let (a, b) = Kernels.normalizeGradientSums(s, gy.data + (i * c + k) * s, y.data + (i * c + k) * s,
+                                                       plane(x, i, k), mean: mean[k], relu: relu)
+            sg += a; sgx += b
+        }
+        sums[k] = sg; sums[c + k] = sgx * Double(invStd[k])
+        bias?.grad[k] += Float(sums[k]); weight?.grad[k] += Float(sums[c + k])
+    }
+
+    /// Sync BN: the two per-channel sums of every channel, summed across ranks.
+    private func exchangeGradientSums(_ reducer: StatisticsReducer) {
+        let c = channels
+        for k in 0..<(2 * c) { reduce[k] = Float(sums[k]) }
+        reducer.sumInPlace(UnsafeMutableBufferPointer(start: reduce, count: 2 * c))
+        for k in 0..<(2 * c) { sums[k] = Double(reduce[k]) }
+    }
+
+    /// Channel k, training: gx = a·ĝ + b·(x − μ) + d with a = γ/σ, b = −a·Σĝx̂/(σ·m), d = −a·Σĝ/m;
+    /// eval: gx = a·ĝ.
+    private func inputGradient(_ gy: Tensor, _ x: Tensor, into g: Tensor, channel k: Int, accumulate: Bool) {
         let n = x.dim(0), c = channels, s = spatial, cs = sourceChannels
         let m = Double(Swift.max(count, 1))
-        for k in range {
-            let a = invStd[k] * (weight?.value[k] ?? 1)
-            var b: Float = 0, d: Float = 0
-            if usedBatchStatistics {
-                b = Float(-Double(a) * sums[c + k] * Double(invStd[k]) / m)
-                d = Float(-Double(a) * sums[k] / m)
-            }
-            for i in 0..<n {
-                Kernels.normalizeGradient(s, gy.data + (i * c + k) * s, y.data + (i * c + k) * s, x.data + (i * cs + k) * s,
-                                          into: g.data + (i * cs + k) * s, a: a, b: b, mean: mean[k], d: d,
-                                          relu: relu, accumulate: accumulate)
-            }
+        let a = invStd[k] * (weight?.value[k] ?? 1)
+        var b: Float = 0, d: Float = 0
+        if usedBatchStatistics {
+            b = Float(-Double(a) * sums[c + k] * Double(invStd[k]) / m)
+            d = Float(-Double(a) * sums[k] / m)
+        }
+        for i in 0..<n {
+            Kernels.normalizeGradient(s, gy.data + (i * c + k) * s, y.data + (i * c + k) * s, plane(x, i, k),
+                                      into: g.data + (i * cs + k) * s, a: a, b: b, mean: mean[k], d: d,
+                                      relu: relu, accumulate: accumulate)
         }
     }
 }

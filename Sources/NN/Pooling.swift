@@ -57,8 +57,9 @@ public final class MaxPool2d: Layer {
         y.resize([x.dim(0), g.channels, g.outHeight, g.outWidth])
         if argmax.count != y.count { argmax = [Int32](repeating: 0, count: y.count) }
         argmax.withUnsafeMutableBufferPointer { idx in
-            for p in 0..<planes {
-                let src = x.data + p * inPlane, dst = y.data + p * outPlane, arg = idx.baseAddress! + p * outPlane
+            let base = idx.baseAddress!
+            ctx.pool.parallelFor(planes) { p, _ in
+                let src = x.data + p * inPlane, dst = y.data + p * outPlane, arg = base + p * outPlane
                 if g.kernel == 2 && g.stride == 2 && g.padding == 0 {
                     Self.forward2x2(src, width: g.width, into: dst, arg, outHeight: g.outHeight, outWidth: g.outWidth)
                 } else {
@@ -118,10 +119,11 @@ public final class MaxPool2d: Layer {
         let g = geometry, planes = gy.dim(0) * g.channels
         let inPlane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         gx.resize([gy.dim(0), g.channels, g.height, g.width])
-        gx.zero()
         argmax.withUnsafeBufferPointer { idx in
-            for p in 0..<planes {
-                let src = gy.data + p * outPlane, dst = gx.data + p * inPlane, arg = idx.baseAddress! + p * outPlane
+            let base = idx.baseAddress!
+            ctx.pool.parallelFor(planes) { p, _ in
+                let src = gy.data + p * outPlane, dst = gx.data + p * inPlane, arg = base + p * outPlane
+                dst.update(repeating: 0, count: inPlane)
                 for o in 0..<outPlane { dst[Int(arg[o])] += src[o] }
             }
         }

@@ -112,6 +112,19 @@ public enum Kernels {
 // MARK: Element-wise
 
 extension Kernels {
+    /// Runs `body(start, count)` over 0..<n split into one contiguous piece per worker of
+    /// `pool` (boundaries on multiples of 8, so the SIMD loops see the same lanes).
+    @inlinable
+    public static func split(_ n: Int, over pool: WorkerPool, _ body: (_ start: Int, _ count: Int) -> Void) {
+        let blocks = (n + 7) / 8
+        if pool.threads == 1 || blocks < 2 * pool.threads { return body(0, n) }
+        pool.parallelFor(pool.threads) { w, _ in
+            let r = pool.range(of: w, count: blocks)
+            let start = r.lowerBound * 8, end = Swift.min(r.upperBound * 8, n)
+            if end > start { body(start, end - start) }
+        }
+    }
+
     /// out = a + b over n floats (`out` may be `a` or `b`).
     @inlinable
     public static func add(_ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {

@@ -88,4 +88,28 @@ final class BatchNormFusedTests: XCTestCase {
         XCTAssertEqual(doubler.calls, 2, "one reduction in forward, one in backward")
         XCTAssertLessThanOrEqual(relativeError(outputs[1], outputs[0]), 1e-6)
     }
+
+    /// Channels split over 3 workers give the bits of the serial run (each channel is reduced by
+    /// one worker in one order), with and without sync statistics; the same for ReLU and max-pool.
+    func testWorkerPoolGivesTheSerialBits() throws {
+        let x = randomSource([4, 5, 6, 6], seed: 7), gy = randomSource([4, 5, 6, 6], seed: 8)
+        let gp = randomSource([4, 5, 3, 3], seed: 9)
+        for reducer in [nil, Doubler()] as [StatisticsReducer?] {
+            var outputs: [[Float]] = []
+            for threads in [1, 3] {
+                let store = ParameterStore()
+                let bn = try BatchNorm(name: "n", inputShape: [5, 6, 6], relu: true, store: store)
+                let relu = Activation(.relu, inputShape: [5, 6, 6])
+                let pool = try MaxPool2d(inputShape: [5, 6, 6], kernel: 2)
+                store.finalize()
+                let ctx = ForwardContext(training: true, statisticsReducer: reducer)
+                ctx.pool = WorkerPool(threads: threads)
+                let y = bn.forward(x, ctx).array, gx = bn.backward(gy, ctx).array
+                let r = relu.forward(x, ctx).array, gr = relu.backward(gy, ctx).array
+                let p = pool.forward(x, ctx).array, gpx = pool.backward(gp, ctx).array
+                outputs.append(y + gx + Array(bn.weight!.grads) + Array(bn.runningVar.values) + r + gr + p + gpx)
+            }
+            XCTAssertEqual(outputs[1].map(\.bitPattern), outputs[0].map(\.bitPattern), "sync: \(reducer != nil)")
+        }
+    }
 }
