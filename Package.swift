@@ -33,7 +33,9 @@ let package = Package(
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
                        providers: [.apt(["libjpeg62-turbo-dev"])]),
 
-        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: fast),
+        // Hot loops compiled per SIMD level and chosen at run time (see Sources/CKernels/kernels.c).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"], swiftSettings: fast),
         .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["ModelNames", "NN"], swiftSettings: fast),
         .target(name: "ModelNames", swiftSettings: fast),

@@ -11,6 +11,9 @@ import ModelNames
 ///                  `init_from: PATH` loads strictly (every key, same shapes, nothing extra);
 ///                  `init_from: {path: PATH, exclude: ["fc.*"]}` loads every key both have
 ///                  except the excluded globs (fine-tuning with a new head), see `InitFrom`
+///     conv_algorithm  auto (default: each 3×3 stride-1 convolution picks GEMM or Winograd
+///                  F(2×2, 3×3) by the plan made when the layer is built) | gemm | winograd
+///                  (F(2×2) where it applies) | winograd_f4 (F(4×4): faster, larger float32 error)
 ///     resnet:      block (basic | bottleneck, default basic), blocks [n1, n2, ...] (required),
 ///                  widths (default 16·2^i with stem cifar, 64·2^i with stem imagenet),
 ///                  stem (cifar: 3×3 conv; imagenet: 7×7/2 conv + 3×3/2 max pool; default imagenet)
@@ -38,6 +41,7 @@ public struct ModelConfig: Equatable, Sendable {
     /// Per-sample input [C, H, W]; always set for `layers`.
     public var input: [Int]?
     public var initFrom: InitFrom?
+    public var convAlgorithm: ConvAlgorithmChoice = .auto
 }
 
 /// `model.init_from`: the checkpoint to start from and how strictly it must match.
@@ -55,6 +59,9 @@ public struct InitFrom: Equatable, Sendable {
         self.path = path; self.exclude = exclude; self.strict = strict
     }
 }
+
+/// `model.conv_algorithm`: how convolutions are computed (the same numbers within float32 error).
+public enum ConvAlgorithmChoice: String, CaseIterable, Sendable { case auto, gemm, winograd, winogradF4 = "winograd_f4" }
 
 /// Generic ResNet (torchvision naming): `blocks[i]` residual blocks of width `widths[i]`,
 /// stride 2 at the start of every stage but the first.
@@ -81,7 +88,7 @@ public struct DenseNetSpec: Equatable, Sendable {
 public enum Stem: String, CaseIterable, Sendable { case cifar, imagenet }
 
 extension ModelConfig {
-    static let commonKeys = ["name", "num_classes", "in_channels", "input", "init_from"]
+    static let commonKeys = ["name", "num_classes", "in_channels", "input", "init_from", "conv_algorithm"]
     static let resnetKeys = ["block", "blocks", "widths", "stem"]
     static let densenetKeys = ["growth", "blocks", "init_features", "bn_size", "compression", "stem"]
     static let layersKeys = ["layers"]
@@ -115,6 +122,7 @@ extension ModelConfig {
             throw r.error("in_channels", "\(inChannels) disagrees with model.input \(input)")
         }
         let initFrom = try readInitFrom(r, log: log)
+        let convAlgorithm = try r.choice("conv_algorithm", default: ConvAlgorithmChoice.auto, what: "convolution algorithm")
 
         let architecture: Architecture
         let reason = "by model '\(name)'"
@@ -137,7 +145,7 @@ extension ModelConfig {
         }
         try r.finish()
         return ModelConfig(name: name, architecture: architecture, numClasses: numClasses, inChannels: inChannels,
-                           input: input, initFrom: initFrom)
+                           input: input, initFrom: initFrom, convAlgorithm: convAlgorithm)
     }
 
     /// `init_from: PATH` (strict) or `init_from: {path: PATH, exclude: [globs]}`.

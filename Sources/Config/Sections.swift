@@ -52,7 +52,9 @@ public struct DataConfig: Equatable, Sendable {
 ///     seed                0: keys initialisation, shuffling, augmentation and dropout
 ///     label_smoothing     0, in [0, 1)
 ///     sync_bn             false: BatchNorm statistics per rank; true: summed across ranks
-///     blas_threads        auto (null): cores ÷ ranks on the node; or a count >= 1
+///     threads             auto (null): worker threads per rank (layers split the batch over
+///                         them; BLAS runs one thread per worker): cores ÷ ranks on the node, or >= 1
+///     blas_threads        the former name of `threads`, still accepted (both given must agree)
 ///     collective_timeout  600 seconds a rank waits in a collective before aborting the run (0: forever)
 ///     skip_nonfinite      false: a non-finite loss or gradient stops the run; true: that step is skipped
 ///     early_stop          none; {metric: val_loss, patience: 5, min_delta: 0}: stop when the metric has
@@ -64,8 +66,10 @@ public struct TrainConfig: Equatable, Sendable {
     public var seed: UInt64
     public var labelSmoothing: Double
     public var syncBN: Bool
-    /// nil: automatic (cores ÷ local ranks).
-    public var blasThreads: Int?
+    /// Worker threads per rank; nil: automatic (cores ÷ local ranks).
+    public var threads: Int?
+    /// The former name of `threads`.
+    public var blasThreads: Int? { threads }
     public var collectiveTimeout: Double
     public var skipNonfinite: Bool
     public var earlyStop: EarlyStop?
@@ -73,7 +77,7 @@ public struct TrainConfig: Equatable, Sendable {
     static func read(_ node: ConfigNode?, origin: ConfigOrigin, log: EffectiveLog) throws -> TrainConfig {
         let r = try MappingReader(node, path: ["train"], origin: origin,
                                   allowed: ["epochs", "batch_size", "accumulate", "seed", "label_smoothing", "sync_bn",
-                                            "blas_threads", "collective_timeout", "skip_nonfinite", "early_stop"], log: log)
+                                            "threads", "blas_threads", "collective_timeout", "skip_nonfinite", "early_stop"], log: log)
         let epochs = try r.int("epochs", default: nil, min: 1)
         let batchSize = try r.int("batch_size", default: 128, min: 1)
         let accumulate = try r.int("accumulate", default: 1, min: 1)
@@ -82,17 +86,27 @@ public struct TrainConfig: Equatable, Sendable {
             $0 < 0 || $0 >= 1 ? "must lie in [0, 1), got \(Scalar.format($0))" : nil
         }
         let syncBN = try r.bool("sync_bn", default: false)
-        let blas = try r.read("blas_threads", default: Int??.some(nil), note: "cores ÷ ranks per node", { n -> Int? in
-            if case .scalar("auto", _) = n.kind { return nil }
-            do { return try Scalar.int(n) } catch { throw Problem("expected an integer or 'auto', got \(n.display)") }
-        }, render: { $0.map(Scalar.render) ?? .inline("auto") }, check: { v in v.flatMap { $0 < 1 ? "must be >= 1, got \($0)" : nil } })
+        let threads = try readThreads(r, key: "threads")
+        let blas = r.isGiven("blas_threads") ? try readThreads(r, key: "blas_threads") : nil
+        if let a = threads, let b = blas, a != b {
+            throw r.error("blas_threads", "is the former name of train.threads; they disagree (\(b) vs \(a)): give only train.threads")
+        }
         let timeout = try r.double("collective_timeout", default: 600) { $0 < 0 ? "must be >= 0 seconds, got \(Scalar.format($0))" : nil }
         let skip = try r.bool("skip_nonfinite", default: false)
         let earlyStop = try EarlyStop.read(r, log: log)
         return TrainConfig(epochs: epochs, batchSize: batchSize, accumulate: accumulate, seed: UInt64(seed),
-                           labelSmoothing: smoothing, syncBN: syncBN, blasThreads: blas ?? nil,
+                           labelSmoothing: smoothing, syncBN: syncBN, threads: threads ?? blas,
                            collectiveTimeout: timeout, skipNonfinite: skip, earlyStop: earlyStop)
     }
+}
+
+/// A thread count key: an integer >= 1, or auto/null (nil).
+private func readThreads(_ r: MappingReader, key: String) throws -> Int? {
+    let v = try r.read(key, default: Int??.some(nil), note: "cores ÷ ranks per node", { n -> Int? in
+        if case .scalar("auto", _) = n.kind { return nil }
+        do { return try Scalar.int(n) } catch { throw Problem("expected an integer or 'auto', got \(n.display)") }
+    }, render: { $0.map(Scalar.render) ?? .inline("auto") }, check: { v in v.flatMap { $0 < 1 ? "must be >= 1, got \($0)" : nil } })
+    return v ?? nil
 }
 
 /// `optimizer:` — torch.optim's rules and defaults.

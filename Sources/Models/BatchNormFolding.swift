@@ -102,8 +102,6 @@ public enum BatchNormFolding {
         let gamma: Parameter?, beta: Parameter?, mean: StateBuffer, variance: StateBuffer, eps: Float, relu: Bool
         switch next {
         case let bn as BatchNorm where bn.inputShape.count == 3:
-            (gamma, beta, mean, variance, eps, relu) = (bn.weight, bn.bias, bn.runningMean, bn.runningVar, bn.eps, false)
-        case let bn as BatchNormReLU:
             (gamma, beta, mean, variance, eps, relu) = (bn.weight, bn.bias, bn.runningMean, bn.runningVar, bn.eps, bn.relu)
         default:
             return nil
@@ -124,16 +122,13 @@ public enum BatchNormFolding {
             return try Conv2d(name: l.name, inputShape: l.inputShape, outChannels: l.outChannels, kernel: l.kernel,
                               stride: l.stride, padding: l.padding, groups: l.groups, bias: l.bias != nil, store: store)
         case let l as BatchNorm:
-            return try BatchNorm(name: l.name, inputShape: l.inputShape, affine: l.weight != nil, momentum: l.momentum,
-                                 eps: l.eps, store: store)
-        case let l as BatchNormReLU:
-            return try BatchNormReLU(name: l.name, inputShape: l.inputShape, relu: l.relu, momentum: l.momentum,
-                                     eps: l.eps, store: store)
+            return try BatchNorm(name: l.name, inputShape: l.inputShape, affine: l.weight != nil, relu: l.relu,
+                                 momentum: l.momentum, eps: l.eps, store: store)
         case let l as Linear:
             return try Linear(name: l.name, inputShape: l.inputShape, outFeatures: l.outFeatures, bias: l.bias != nil,
                               store: store)
         case let l as Activation:
-            return Activation(l.kind, name: l.name, inputShape: l.inputShape)
+            return Activation(l.kind, name: l.name, inputShape: l.inputShape, inPlace: l.inPlace)
         case let l as MaxPool2d:
             return try MaxPool2d(name: l.name, inputShape: l.inputShape, kernel: l.kernel, stride: l.stride, padding: l.padding)
         case let l as AvgPool2d:
@@ -202,7 +197,7 @@ public final class InferenceResidualBlock: Layer {
         let s = shortcut?.forward(x, ctx) ?? x    // (N, C', H', W')
         y.resize(b.shape)
         let pb = b.data, ps = s.data, py = y.data
-        for i in 0..<y.count { let v = pb[i] + ps[i]; py[i] = v > 0 ? v : 0 }
+        Kernels.addReLU(y.count, pb, ps, into: py)
         return y
     }
 
@@ -219,15 +214,15 @@ public final class FoldedDenseBlock: Layer {
     public let inputShape: [Int]
     public let outputShape: [Int]
     public let growth: Int
-    let units: [(norm1: BatchNormReLU, conv1: Conv2d, relu: Activation, conv2: Conv2d)]
+    let units: [(norm1: BatchNorm, conv1: Conv2d, relu: Activation, conv2: Conv2d)]
     public var children: [Layer] { units.flatMap { [$0.norm1, $0.conv1, $0.relu, $0.conv2] as [Layer] } }
     private let block = Tensor(shape: [0])   // (N, C₀ + L·k, H, W)
 
     init(_ source: DenseBlock, store: ParameterStore, folds: inout [BatchNormFolding.Fold]) throws {
         name = source.name; inputShape = source.inputShape; outputShape = source.outputShape; growth = source.growth
-        var units: [(BatchNormReLU, Conv2d, Activation, Conv2d)] = []
+        var units: [(BatchNorm, Conv2d, Activation, Conv2d)] = []
         for l in source.denseLayers {
-            let norm1 = try BatchNormFolding.copyLeaf(l.norm1, store: store) as! BatchNormReLU
+            let norm1 = try BatchNormFolding.copyLeaf(l.norm1, store: store) as! BatchNorm
             let scratch = Sequential(name: l.name, inputShape: l.conv1.inputShape, store: store)
             guard let fold = try BatchNormFolding.foldPair(l.conv1, l.norm2, store: store, into: scratch),
                   let relu = scratch.layers.last as? Activation else {
@@ -242,18 +237,16 @@ public final class FoldedDenseBlock: Layer {
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         checkInput(x, kind: "dense block")
-        let n = x.dim(0), c0 = inputShape[0], ct = outputShape[0], hw = inputShape[1] * inputShape[2]
+        let n = x.dim(0), c0 = inputShape[0]
         block.resize([n] + outputShape)
-        DenseBlock.copyChannels(from: x.data, fromChannels: c0, fromOffset: 0, to: block.data, toChannels: ct,
-                                toOffset: 0, count: c0, rows: n, spatial: hw)
+        Concat.copyChannels(from: x, channelOffset: 0, into: block, channelOffset: 0, count: c0)
         for u in units {
             let c = u.norm1.channels
             var h = u.norm1.forward(prefixOf: block, ctx)   // (N, c, H, W)
             h = u.conv1.forward(h, ctx)                     // (N, bnSize·k, H, W)
             h = u.relu.forward(h, ctx)
             h = u.conv2.forward(h, ctx)                     // (N, k, H, W)
-            DenseBlock.copyChannels(from: h.data, fromChannels: growth, fromOffset: 0, to: block.data, toChannels: ct,
-                                    toOffset: c, count: growth, rows: n, spatial: hw)
+            Concat.copyChannels(from: h, channelOffset: 0, into: block, channelOffset: c, count: growth)
         }
         return block
     }

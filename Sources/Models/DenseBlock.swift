@@ -6,19 +6,19 @@ import NN
 /// `<name>.conv2.weight` (torchvision's `denselayer<l>`). Driven by its `DenseBlock`.
 public final class DenseLayer {
     public let name: String
-    public let norm1: BatchNormReLU   // reads the first `inChannels` channels of the block buffer
+    public let norm1: BatchNorm   // reads the first `inChannels` channels of the block buffer
     public let conv1: Conv2d          // (N, c, H, W) → (N, bnSize·k, H, W)
-    public let norm2: BatchNormReLU
+    public let norm2: BatchNorm
     public let conv2: Conv2d          // → (N, k, H, W)
     public var inChannels: Int { norm1.channels }
     var layers: [Layer] { [norm1, conv1, norm2, conv2] }
 
     init(name: String, inputShape: [Int], growth: Int, bnSize: Int, features: Tensor?, store: ParameterStore) throws {
         self.name = name
-        norm1 = try BatchNormReLU(name: "\(name).norm1", inputShape: inputShape, sharedOutput: features, store: store)
+        norm1 = try BatchNorm(name: "\(name).norm1", inputShape: inputShape, relu: true, sharedOutput: features, store: store)
         conv1 = try Conv2d(name: "\(name).conv1", inputShape: inputShape, outChannels: bnSize * growth, kernel: 1,
                            bias: false, store: store)
-        norm2 = try BatchNormReLU(name: "\(name).norm2", inputShape: conv1.outputShape, store: store)
+        norm2 = try BatchNorm(name: "\(name).norm2", inputShape: conv1.outputShape, relu: true, store: store)
         conv2 = try Conv2d(name: "\(name).conv2", inputShape: norm2.outputShape, outChannels: growth, kernel: 3,
                            padding: 1, bias: false, store: store)
     }
@@ -80,62 +80,47 @@ public final class DenseBlock: Layer {
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         checkInput(x, kind: "dense block")
-        let n = x.dim(0), c0 = inputShape[0], ct = outputShape[0], hw = inputShape[1] * inputShape[2]
+        let n = x.dim(0), c0 = inputShape[0]
         block.resize([n] + outputShape)
         if memoryEfficient { features.resize([n, denseLayers.last!.inChannels, inputShape[1], inputShape[2]]) }  // capacity for the widest
-        Self.copyChannels(from: x.data, fromChannels: c0, fromOffset: 0, to: block.data, toChannels: ct,
-                          toOffset: 0, count: c0, rows: n, spatial: hw)
+        Concat.copyChannels(from: x, channelOffset: 0, into: block, channelOffset: 0, count: c0)
         for layer in denseLayers {
             let c = layer.inChannels
-            var h = layer.norm1.forward(prefixOf: block, ctx)   // (N, c, H, W)
-            h = layer.conv1.forward(h, ctx)                     // (N, bnSize·k, H, W)
-            h = layer.norm2.forward(h, ctx)
-            h = layer.conv2.forward(h, ctx)                     // (N, k, H, W)
-            Self.copyChannels(from: h.data, fromChannels: growth, fromOffset: 0, to: block.data, toChannels: ct,
-                              toOffset: c, count: growth, rows: n, spatial: hw)
+            var h = ctx.timed(layer.norm1, .forward) { layer.norm1.forward(prefixOf: block, ctx) }   // (N, c, H, W)
+            h = ctx.forward(layer.conv1, h)                     // (N, bnSize·k, H, W)
+            h = ctx.forward(layer.norm2, h)
+            h = ctx.forward(layer.conv2, h)                     // (N, k, H, W)
+            Concat.copyChannels(from: h, channelOffset: 0, into: block, channelOffset: c, count: growth)
         }
         return block
     }
 
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
         precondition(gy.shape == block.shape, "dense block '\(name)': gradient \(Shape.format(gy.shape)) for output \(Shape.format(block.shape))")
-        let n = gy.dim(0), c0 = inputShape[0], ct = outputShape[0], hw = inputShape[1] * inputShape[2]
+        let n = gy.dim(0), c0 = inputShape[0]
         gBlock.copy(from: gy)
         gNew.resize([n, growth, inputShape[1], inputShape[2]])
         for layer in denseLayers.reversed() {
             let c = layer.inChannels
-            Self.copyChannels(from: gBlock.data, fromChannels: ct, fromOffset: c, to: gNew.data, toChannels: growth,
-                              toOffset: 0, count: growth, rows: n, spatial: hw)
-            let g2 = layer.conv2.backward(gNew, ctx)   // (N, bnSize·k, H, W)
+            Concat.copyChannels(from: gBlock, channelOffset: c, into: gNew, channelOffset: 0, count: growth)
+            let g2 = ctx.backward(layer.conv2, gNew)   // (N, bnSize·k, H, W)
             gMid.resize(g2.shape)
-            layer.norm2.backward(g2, into: gMid, accumulate: false, ctx)
-            if memoryEfficient { layer.norm1.recompute() }   // conv1's input, back in the shared buffer
-            let g1 = layer.conv1.backward(gMid, ctx)   // (N, c, H, W)
-            layer.norm1.backward(g1, into: gBlock, accumulate: true, ctx)
-            ctx.gradientsReady?(layer.norm1.weight.offset)
+            ctx.timed(layer.norm2, .backward) { layer.norm2.backward(g2, into: gMid, accumulate: false, ctx) }
+            if memoryEfficient { ctx.timed(layer.norm1, .backward) { layer.norm1.recompute() } }   // conv1's input, back in the shared buffer
+            let g1 = ctx.backward(layer.conv1, gMid)   // (N, c, H, W)
+            ctx.timed(layer.norm1, .backward) { layer.norm1.backward(g1, into: gBlock, accumulate: true, ctx) }
+            ctx.gradientsReady?(layer.norm1.weight!.offset)
         }
         gx.resize([n] + inputShape)
-        Self.copyChannels(from: gBlock.data, fromChannels: ct, fromOffset: 0, to: gx.data, toChannels: c0,
-                          toOffset: 0, count: c0, rows: n, spatial: hw)
+        Concat.copyChannels(from: gBlock, channelOffset: 0, into: gx, channelOffset: 0, count: c0)
         return gx
-    }
-
-    /// Copies channels [fromOffset, +count) of a (rows, fromChannels, spatial) buffer into
-    /// channels [toOffset, +count) of a (rows, toChannels, spatial) buffer.
-    static func copyChannels(from src: UnsafeMutablePointer<Float>, fromChannels: Int, fromOffset: Int,
-                             to dst: UnsafeMutablePointer<Float>, toChannels: Int, toOffset: Int,
-                             count: Int, rows: Int, spatial: Int) {
-        let len = count * spatial
-        for i in 0..<rows {
-            (dst + (i * toChannels + toOffset) * spatial).update(from: src + (i * fromChannels + fromOffset) * spatial, count: len)
-        }
     }
 }
 
 /// DenseNet transition `<name>.{norm, conv}`: BN-ReLU-Conv1x1(out)-AvgPool 2x2/2.
 public func makeTransition(name: String, inputShape: [Int], outChannels: Int, store: ParameterStore) throws -> Sequential {
     let t = Sequential(name: name, inputShape: inputShape, store: store)
-    try t.add(BatchNormReLU(name: "\(name).norm", inputShape: t.outputShape, store: store))
+    try t.add(BatchNorm(name: "\(name).norm", inputShape: t.outputShape, relu: true, store: store))
     try t.add(Conv2d(name: "\(name).conv", inputShape: t.outputShape, outChannels: outChannels, kernel: 1,
                      bias: false, store: store))
     try t.add(AvgPool2d(name: "\(name).pool", inputShape: t.outputShape, kernel: 2, stride: 2))

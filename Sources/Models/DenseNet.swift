@@ -8,7 +8,7 @@ import NN
 /// `features.transition<b>.{norm,conv}` (+ avg-pool 2x2/2) between blocks,
 /// `features.norm5`, ReLU, global average pool, `classifier`.
 /// Transition b maps c channels to floor(c · compression). Every BN that is followed by a
-/// ReLU is the fused `BatchNormReLU`; dense blocks share one concatenation buffer and, when
+/// ReLU is a `BatchNorm` with the fused ReLU; dense blocks share one concatenation buffer and, when
 /// `memoryEfficient` (default), one recomputed BN-ReLU buffer.
 public enum DenseNet {
     public static func build(growth: Int, blocks: [Int], initFeatures: Int, bnSize: Int = 4,
@@ -28,7 +28,7 @@ public enum DenseNet {
         case .imagenet:
             try net.add(Conv2d(name: "features.conv0", inputShape: net.outputShape, outChannels: initFeatures,
                                kernel: 7, stride: 2, padding: 3, bias: false, store: store))
-            try net.add(BatchNormReLU(name: "features.norm0", inputShape: net.outputShape, store: store))
+            try net.add(BatchNorm(name: "features.norm0", inputShape: net.outputShape, relu: true, store: store))
             try net.add(MaxPool2d(name: "features.pool0", inputShape: net.outputShape, kernel: 3, stride: 2, padding: 1))
         case .cifar:
             try net.add(Conv2d(name: "features.conv0", inputShape: net.outputShape, outChannels: initFeatures,
@@ -47,7 +47,7 @@ public enum DenseNet {
                                            outChannels: out, store: store))
             }
         }
-        try net.add(BatchNormReLU(name: "features.norm5", inputShape: net.outputShape, store: store))
+        try net.add(BatchNorm(name: "features.norm5", inputShape: net.outputShape, relu: true, store: store))
         try net.add(AdaptiveAvgPool2d(name: "avgpool", inputShape: net.outputShape, outputSize: (1, 1)))
         try net.add(Flatten(name: "flatten", inputShape: net.outputShape))
         try net.add(Linear(name: "classifier", inputShape: net.outputShape, outFeatures: numClasses, store: store))

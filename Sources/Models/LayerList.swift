@@ -36,8 +36,10 @@ public final class LayerListBuilder {
         try network.add(BatchNorm(name: nextName, inputShape: outputShape, momentum: momentum, eps: eps, store: store))
     }
 
+    /// In place after a conv or linear, which do not read their output in backward.
     public func activation(_ kind: Activation.Kind) throws {
-        try network.add(Activation(kind, name: nextName, inputShape: outputShape))
+        let inPlace = network.layers.last is Conv2d || network.layers.last is Linear
+        try network.add(Activation(kind, name: nextName, inputShape: outputShape, inPlace: inPlace))
     }
 
     /// stride defaults to the kernel size (PyTorch's rule).

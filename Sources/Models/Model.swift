@@ -52,4 +52,9 @@ public final class Model {
     }
 
     public var summary: ModelSummary { ModelSummary(model: self) }
+
+    /// Sets every convolution's algorithm (`model.conv_algorithm`); each layer re-plans.
+    public func setConvAlgorithm(_ algorithm: ConvAlgorithm) {
+        for case let conv as Conv2d in leaves { conv.algorithm = algorithm }
+    }
 }

@@ -12,7 +12,7 @@ public enum Stem: String, Sendable, CaseIterable {
 /// torchvision's ResNet, generalised to any number of stages and widths
 /// (reference: `ResNet` in Tests/Reference/models.py).
 ///
-/// Layout and state keys: `conv1` (bias-free), `bn1`, relu, [maxpool], stages `layer1` ...
+/// Layout and state keys: `conv1` (bias-free), `bn1` (+ fused ReLU), [maxpool], stages `layer1` ...
 /// `layer<S>` of residual blocks `layer<s>.<i>` (stride 2 in the first block of every stage
 /// after the first; projection shortcut where the shape changes), global average pool, `fc`.
 public enum ResNet {
@@ -36,8 +36,7 @@ public enum ResNet {
             try net.add(Conv2d(name: "conv1", inputShape: net.outputShape, outChannels: widths[0], kernel: 3,
                                stride: 1, padding: 1, bias: false, store: store))
         }
-        try net.add(BatchNorm(name: "bn1", inputShape: net.outputShape, store: store))
-        try net.add(Activation(.relu, name: "relu", inputShape: net.outputShape))
+        try net.add(BatchNorm(name: "bn1", inputShape: net.outputShape, relu: true, store: store))
         if stem == .imagenet {
             try net.add(MaxPool2d(name: "maxpool", inputShape: net.outputShape, kernel: 3, stride: 2, padding: 1))
         }

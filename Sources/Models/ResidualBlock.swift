@@ -3,8 +3,8 @@ import NN
 
 /// torchvision's BasicBlock and Bottleneck: y = relu(branch(x) + shortcut(x)).
 ///
-/// - basic:      conv1 3x3/s – bn1 – relu – conv2 3x3 – bn2                  (expansion 1)
-/// - bottleneck: conv1 1x1 – bn1 – relu – conv2 3x3/s – bn2 – relu – conv3 1x1 – bn3 (expansion 4)
+/// - basic:      conv1 3x3/s – bn1+relu – conv2 3x3 – bn2                    (expansion 1)
+/// - bottleneck: conv1 1x1 – bn1+relu – conv2 3x3/s – bn2+relu – conv3 1x1 – bn3 (expansion 4)
 ///
 /// The shortcut is the identity, or where the shape changes (stride ≠ 1 or channels ≠
 /// planes·expansion) a projection `downsample.0` (1x1 conv, stride s, no bias) +
@@ -42,20 +42,17 @@ public final class ResidualBlock: Layer {
         case .basic:
             try b.add(Conv2d(name: "\(name).conv1", inputShape: b.outputShape, outChannels: planes, kernel: 3,
                              stride: stride, padding: 1, bias: false, store: store))
-            try b.add(BatchNorm(name: "\(name).bn1", inputShape: b.outputShape, store: store))
-            try b.add(Activation(.relu, name: "\(name).relu", inputShape: b.outputShape))
+            try b.add(BatchNorm(name: "\(name).bn1", inputShape: b.outputShape, relu: true, store: store))
             try b.add(Conv2d(name: "\(name).conv2", inputShape: b.outputShape, outChannels: planes, kernel: 3,
                              stride: 1, padding: 1, bias: false, store: store))
             try b.add(BatchNorm(name: "\(name).bn2", inputShape: b.outputShape, store: store))
         case .bottleneck:
             try b.add(Conv2d(name: "\(name).conv1", inputShape: b.outputShape, outChannels: planes, kernel: 1,
                              bias: false, store: store))
-            try b.add(BatchNorm(name: "\(name).bn1", inputShape: b.outputShape, store: store))
-            try b.add(Activation(.relu, name: "\(name).relu1", inputShape: b.outputShape))
+            try b.add(BatchNorm(name: "\(name).bn1", inputShape: b.outputShape, relu: true, store: store))
             try b.add(Conv2d(name: "\(name).conv2", inputShape: b.outputShape, outChannels: planes, kernel: 3,
                              stride: stride, padding: 1, bias: false, store: store))
-            try b.add(BatchNorm(name: "\(name).bn2", inputShape: b.outputShape, store: store))
-            try b.add(Activation(.relu, name: "\(name).relu2", inputShape: b.outputShape))
+            try b.add(BatchNorm(name: "\(name).bn2", inputShape: b.outputShape, relu: true, store: store))
             try b.add(Conv2d(name: "\(name).conv3", inputShape: b.outputShape, outChannels: out, kernel: 1,
                              bias: false, store: store))
             try b.add(BatchNorm(name: "\(name).bn3", inputShape: b.outputShape, store: store))
@@ -78,10 +75,11 @@ public final class ResidualBlock: Layer {
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         checkInput(x, kind: "\(kind) block")
-        let b = branch.forward(x, ctx)             // (N, C', H', W')
-        let s = shortcut?.forward(x, ctx) ?? x     // (N, C', H', W')
+        let b = ctx.forward(branch, x)             // (N, C', H', W')
+        let s = shortcut.map { ctx.forward($0, x) } ?? x     // (N, C', H', W')
         y.resize(b.shape)
-        Elementwise.addReLU(b.data, s.data, into: y.data, y.count)
+        let (pb, ps, py) = (b.data, s.data, y.data)
+        Kernels.split(y.count, over: ctx.pool) { i, m in Kernels.addReLU(m, pb + i, ps + i, into: py + i) }
         return y
     }
 
@@ -89,11 +87,13 @@ public final class ResidualBlock: Layer {
     /// gradient-ready offsets the branch then reports stay truthful.
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
         gSum.resize(gy.shape)
-        Elementwise.reluMask(gy.data, by: y.data, into: gSum.data, gy.count)
-        let gShort = shortcut?.backward(gSum, ctx) ?? gSum   // (N, C, H, W)
-        let gBranch = branch.backward(gSum, ctx)             // (N, C, H, W)
+        let (pg, py, pm) = (gy.data, y.data, gSum.data)
+        Kernels.split(gy.count, over: ctx.pool) { i, m in Kernels.reluMask(m, pg + i, by: py + i, into: pm + i) }
+        let gShort = shortcut.map { ctx.backward($0, gSum) } ?? gSum   // (N, C, H, W)
+        let gBranch = ctx.backward(branch, gSum)             // (N, C, H, W)
         gx.resize(gBranch.shape)
-        Elementwise.add(gBranch.data, gShort.data, into: gx.data, gx.count)
+        let (pa, pb, po) = (gBranch.data, gShort.data, gx.data)
+        Kernels.split(gx.count, over: ctx.pool) { i, m in Kernels.add(m, pa + i, pb + i, into: po + i) }
         return gx
     }
 }

@@ -44,14 +44,14 @@ public final class Sequential: Layer {
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         var h = x
-        for layer in layers { h = layer.forward(h, ctx) }
+        for layer in layers { h = ctx.forward(layer, h) }
         return h
     }
 
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
         var g = gy
         for i in layers.indices.reversed() {
-            g = layers[i].backward(g, ctx)
+            g = ctx.backward(layers[i], g)
             if let ready = ctx.gradientsReady, let first = firstParameters[i] { ready(first.offset) }
         }
         return g

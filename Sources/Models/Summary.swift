@@ -47,7 +47,7 @@ public struct ModelSummary {
         var denseBlocks: [DenseBlock] = []
         func walk(_ layer: Layer) {
             if layer.children.isEmpty {
-                sharedRows.append((layer as? BatchNormReLU)?.sharesOutput ?? false)
+                sharedRows.append((layer as? BatchNorm)?.sharesOutput ?? (layer as? Activation)?.inPlace ?? false)
                 let count = owned[layer.name] ?? 0
                 rows.append(Row(name: layer.name, kind: Self.kind(of: layer), outputShape: layer.outputShape,
                                 params: count, macs: Self.macs(of: layer, store: store)))
@@ -81,8 +81,7 @@ public struct ModelSummary {
         switch layer {
         case is Conv2d: return "conv"
         case is Linear: return "linear"
-        case is BatchNorm: return "batchnorm"
-        case let l as BatchNormReLU: return l.relu ? "batchnorm+relu" : "batchnorm"
+        case let l as BatchNorm: return l.relu ? "batchnorm+relu" : "batchnorm"
         case let l as Activation: return l.kind.rawValue
         case is MaxPool2d: return "maxpool"
         case is AvgPool2d: return "avgpool"

@@ -3,6 +3,9 @@ import TensorCore
 
 /// Element-wise activation functions. Each keeps its output (ReLU, ReLU6, sigmoid and tanh
 /// all have derivatives expressible through the output) and writes into reused tensors.
+///
+/// `inPlace`: the output overwrites the input tensor (no second activation buffer). Only for a
+/// producer that does not read its own output in backward (conv, linear): the builder decides.
 public final class Activation: Layer {
     public enum Kind: String, CaseIterable, Sendable { case relu, relu6, sigmoid, tanh }
 
@@ -10,19 +13,22 @@ public final class Activation: Layer {
     public let name: String
     public let inputShape: [Int]
     public var outputShape: [Int] { inputShape }
-    private let y = Tensor(shape: [0])   // (N, ...) as input
-    private let gx = Tensor(shape: [0])  // (N, ...) as input
+    public let inPlace: Bool
+    private let own = Tensor(shape: [0])  // (N, ...) as input, unless in place
+    private var y: Tensor                 // the output: `own`, or the last input when in place
+    private let gx = Tensor(shape: [0])   // (N, ...) as input
 
-    public init(_ kind: Kind, name: String = "", inputShape: [Int]) {
-        self.kind = kind; self.name = name; self.inputShape = inputShape
+    public init(_ kind: Kind, name: String = "", inputShape: [Int], inPlace: Bool = false) {
+        self.kind = kind; self.name = name; self.inputShape = inputShape; self.inPlace = inPlace
+        y = own
     }
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         checkInput(x, kind: kind.rawValue)
-        y.resize(x.shape)
+        if inPlace { y = x } else { own.resize(x.shape) }
         let n = x.count, src = x.data, dst = y.data
         switch kind {
-        case .relu: for i in 0..<n { dst[i] = src[i] > 0 ? src[i] : 0 }
+        case .relu: Kernels.split(n, over: ctx.pool) { i, m in Kernels.relu(m, src + i, into: dst + i) }
         case .relu6: for i in 0..<n { dst[i] = Swift.min(Swift.max(src[i], 0), 6) }
         case .sigmoid: for i in 0..<n { dst[i] = 1 / (1 + expf(-src[i])) }
         case .tanh: for i in 0..<n { dst[i] = tanhf(src[i]) }
@@ -34,7 +40,7 @@ public final class Activation: Layer {
         gx.resize(gy.shape)
         let n = gy.count, g = gy.data, out = y.data, dst = gx.data
         switch kind {
-        case .relu: for i in 0..<n { dst[i] = out[i] > 0 ? g[i] : 0 }
+        case .relu: Kernels.split(n, over: ctx.pool) { i, m in Kernels.reluMask(m, g + i, by: out + i, into: dst + i) }
         case .relu6: for i in 0..<n { dst[i] = out[i] > 0 && out[i] < 6 ? g[i] : 0 }
         case .sigmoid: for i in 0..<n { dst[i] = g[i] * out[i] * (1 - out[i]) }
         case .tanh: for i in 0..<n { dst[i] = g[i] * (1 - out[i] * out[i]) }

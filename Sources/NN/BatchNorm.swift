@@ -1,20 +1,32 @@
 import TensorCore
 
-/// Batch normalisation over the channel dimension: BatchNorm2d for per-sample inputs (C, H, W),
-/// BatchNorm1d for (C) and (C, L). PyTorch semantics throughout:
+/// Batch normalisation over the channel dimension, optionally followed by a fused ReLU:
+/// BatchNorm2d for per-sample inputs (C, H, W), BatchNorm1d for (C) and (C, L). The one BN
+/// of the project (darknet's one routine for every layer kind; tinygrad's two steps).
+/// PyTorch semantics throughout:
 /// - training: normalise with the batch mean and the biased variance; update the running
 ///   stats with `momentum` and the unbiased variance; num_batches_tracked += 1;
 /// - eval: normalise with the running stats;
-/// - sync BN (training with `ctx.statisticsReducer`): per-channel Σx, Σx² and the count are
-///   summed across ranks before normalising, and backward sums its two per-channel reductions
-///   (Σgy, Σgy·x̂) the same way. Parameter gradients stay per rank (the gradient all-reduce sums them).
+/// - sync BN (training with `ctx.statisticsReducer`): per-channel sums and the count are summed
+///   across ranks before normalising, and backward sums its two per-channel reductions
+///   (Σĝ, Σĝ·x̂) the same way. Parameter gradients stay per rank (the gradient all-reduce sums them).
 ///
-/// Every buffer is viewed as (N, C, S) with S = H·W (or L, or 1). Statistics use double accumulators.
+/// Two steps per channel, statistics then one apply y = relu?((x − μ)·γ/σ + β) (kernels in
+/// TensorCore's `Kernels`), one channel at a time while its planes are in cache, channels split
+/// over `ctx.pool` (each channel reduced by one worker in one order: the same bits for any
+/// thread count); sync BN needs every channel's sums before its one exchange.
+///
+/// DenseNet's memory-efficient block uses two more modes: `forward(prefixOf:)` reads the first
+/// C channels of a wider (N, C_src, ...) buffer, and with `sharedOutput` the output lives in a
+/// tensor that several layers take turns in (`recompute()` rewrites it before backward).
+/// Every buffer is viewed as (N, C, S) with S = H·W (or L, or 1).
 public final class BatchNorm: Layer {
     public let name: String
     public let inputShape: [Int]
     public var outputShape: [Int] { inputShape }
     public let channels: Int
+    /// Whether a ReLU follows in the same pass (forward and the gradient's mask).
+    public let relu: Bool
     public let momentum: Float
     public let eps: Float
     public let weight: Parameter?
@@ -22,21 +34,27 @@ public final class BatchNorm: Layer {
     public let runningMean: StateBuffer
     public let runningVar: StateBuffer
     public let batchesTracked: Counter
+    /// True when the output lives in a tensor shared with other layers (see init).
+    public let sharesOutput: Bool
+    /// "batchnorm2d", "batchnorm1d", with "+relu" when fused.
+    public var kind: String { (inputShape.count == 3 ? "batchnorm2d" : "batchnorm1d") + (relu ? "+relu" : "") }
+
     private let spatial: Int
-    private var kind: String { inputShape.count == 3 ? "batchnorm2d" : "batchnorm1d" }
-
-    private let y = Tensor(shape: [0])    // (N, C, S...) as input
-    private let gx = Tensor(shape: [0])   // (N, C, S...) as input
-    private var input: Tensor?            // x of the last forward, for backward
-    private var mean: [Float]             // (C) statistics the last forward normalised with
-    private var invStd: [Float]           // (C) 1/√(var + eps)
-    private var count = 0                 // elements per channel behind `mean` (global under sync BN)
+    private let y: Tensor                  // (N, C, S...) output, kept for the ReLU mask (or shared)
+    private let gx = Tensor(shape: [0])    // (N, C, S...) input gradient of the standalone path
+    private var source: Tensor?            // (N, C_src, S...) read by the last forward
+    private var sourceChannels = 0
     private var usedBatchStatistics = false
-    private var reduceScratch: [Float]    // (2C + 1) per-channel sums sent through the reducer
-    private var partial: [Double]         // (2C) double accumulators
+    private var count = 0                  // values per channel behind the last statistics (all ranks)
+    private let mean: UnsafeMutablePointer<Float>     // (C) statistics the last forward normalised with
+    private let invStd: UnsafeMutablePointer<Float>   // (C) 1/√(var + eps)
+    private let reduce: UnsafeMutablePointer<Float>   // (2C + 1) sums exchanged for sync BN
+    private let sums: UnsafeMutablePointer<Double>    // (2C) per-channel accumulators
 
-    public init(name: String, inputShape: [Int], affine: Bool = true, momentum: Float = 0.1, eps: Float = 1e-5,
-                store: ParameterStore) throws {
+    /// `sharedOutput`: write the output into this tensor instead of an own one; its owner calls
+    /// `recompute()` before this layer's backward (memory-efficient DenseNet).
+    public init(name: String, inputShape: [Int], affine: Bool = true, relu: Bool = false, momentum: Float = 0.1,
+                eps: Float = 1e-5, sharedOutput: Tensor? = nil, store: ParameterStore) throws {
         let kind = inputShape.count == 3 ? "batchnorm2d" : "batchnorm1d"
         let label = name.isEmpty ? kind : "\(kind) '\(name)'"
         guard (1...3).contains(inputShape.count), inputShape.allSatisfy({ $0 > 0 }) else {
@@ -45,7 +63,8 @@ public final class BatchNorm: Layer {
         guard eps > 0, momentum >= 0, momentum <= 1 else {
             throw ShapeError("\(label): eps \(eps) must be positive and momentum \(momentum) in [0, 1]")
         }
-        self.name = name; self.inputShape = inputShape; self.momentum = momentum; self.eps = eps
+        self.name = name; self.inputShape = inputShape; self.relu = relu; self.momentum = momentum; self.eps = eps
+        y = sharedOutput ?? Tensor(shape: [0]); sharesOutput = sharedOutput != nil
         channels = inputShape[0]
         spatial = inputShape.dropFirst().reduce(1, *)
         func key(_ leaf: String) -> String { name.isEmpty ? leaf : "\(name).\(leaf)" }
@@ -54,141 +73,186 @@ public final class BatchNorm: Layer {
         runningMean = store.declareBuffer(key("running_mean"), shape: [channels], initializer: .constant(0))
         runningVar = store.declareBuffer(key("running_var"), shape: [channels], initializer: .constant(1))
         batchesTracked = store.declareCounter(key("num_batches_tracked"))
-        mean = [Float](repeating: 0, count: channels)
-        invStd = [Float](repeating: 1, count: channels)
-        reduceScratch = [Float](repeating: 0, count: 2 * channels + 1)
-        partial = [Double](repeating: 0, count: 2 * channels)
+        mean = .allocate(capacity: channels); mean.initialize(repeating: 0, count: channels)
+        invStd = .allocate(capacity: channels); invStd.initialize(repeating: 1, count: channels)
+        reduce = .allocate(capacity: 2 * channels + 1); reduce.initialize(repeating: 0, count: 2 * channels + 1)
+        sums = .allocate(capacity: 2 * channels); sums.initialize(repeating: 0, count: 2 * channels)
     }
+
+    deinit { mean.deallocate(); invStd.deallocate(); reduce.deallocate(); sums.deallocate() }
+
+    private var label: String { name.isEmpty ? kind : "\(kind) '\(name)'" }
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         checkInput(x, kind: kind)
-        input = x
+        return forward(prefixOf: x, ctx)
+    }
+
+    /// Normalises channels 0..<C of `x` (N, C_src ≥ C, S...); returns the (N, C, S...) output.
+    public func forward(prefixOf x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        precondition(x.shape.count == inputShape.count + 1 && x.dim(1) >= channels
+                     && x.shape.dropFirst(2).reduce(1, *) == spatial,
+                     "\(label): source \(Shape.format(x.shape)) does not hold \(channels) channels of \(Shape.format(Array(inputShape.dropFirst())))")
+        let n = x.dim(0), c = channels
+        source = x; sourceChannels = x.dim(1)
+        y.resize([n] + inputShape)
         usedBatchStatistics = ctx.training
-        if ctx.training {
-            batchStatistics(x, reducer: ctx.statisticsReducer)
+        if !ctx.training {
+            for k in 0..<c { mean[k] = runningMean.value[k]; invStd[k] = Float(1 / (Double(runningVar.value[k]) + Double(eps)).squareRoot()) }
+        }
+        if ctx.training, let reducer = ctx.statisticsReducer {
+            ctx.pool.parallelFor(c) { k, _ in batchShiftedSums(x, channel: k) }
+            exchangeStatistics(x, reducer: reducer)
+            ctx.pool.parallelFor(c) { k, _ in apply(x, channels: k..<k + 1) }
         } else {
-            for c in 0..<channels {
-                mean[c] = runningMean.value[c]
-                invStd[c] = Float(1 / (Double(runningVar.value[c]) + Double(eps)).squareRoot())
+            if ctx.training {
+                count = n * spatial
+                precondition(count > 1, "\(label): training needs more than 1 value per channel, got input \(Shape.format(x.shape))")
+            }
+            // Channels are independent: one worker does a channel's statistics and apply while its
+            // planes are in cache, in the same order whatever the thread count.
+            ctx.pool.parallelFor(c) { k, _ in
+                if ctx.training { batchStatistics(x, channel: k) }
+                apply(x, channels: k..<k + 1)
             }
         }
-        // y = (x − mean) · invStd · γ + β
-        y.resize(x.shape)
-        let rows = x.dim(0), s = spatial
-        for n in 0..<rows {
-            for c in 0..<channels {
-                let off = (n * channels + c) * s
-                let src = x.data + off, dst = y.data + off
-                let m = mean[c], a = invStd[c] * (weight?.value[c] ?? 1), b = bias?.value[c] ?? 0
-                for i in 0..<s { dst[i] = (src[i] - m) * a + b }
-            }
-        }
+        if ctx.training { batchesTracked.value += 1 }
         return y
     }
 
-    /// Fills `mean`, `invStd` and `count` from the batch and updates the running stats.
-    private func batchStatistics(_ x: Tensor, reducer: StatisticsReducer?) {
-        let rows = x.dim(0), s = spatial, cs = channels * s
-        let xp = x.data
-        if let reducer {
-            // Shifted sums Σ(x−K), Σ(x−K)² with K = running mean, identical on every rank under
-            // sync BN (all ranks update it from the same global statistics): it keeps
-            // E[(x−K)²] − E[x−K]² from cancelling once K tracks the mean. The count travels as a
-            // float, exact up to 2²⁴ values per channel across all ranks.
-            for c in 0..<channels {
-                let k = runningMean.value[c]
-                var s1 = 0.0, s2 = 0.0
-                for n in 0..<rows {
-                    let p = xp + n * cs + c * s
-                    s1 += Kernels.sum(s, p, minus: k)
-                    s2 += Kernels.sumOfSquares(s, p, minus: k)
-                }
-                reduceScratch[c] = Float(s1); reduceScratch[channels + c] = Float(s2)
-            }
-            reduceScratch[2 * channels] = Float(rows * s)
-            reduceScratch.withUnsafeMutableBufferPointer { reducer.sumInPlace($0) }
-            count = Int(reduceScratch[2 * channels].rounded())
-            precondition(count > 1, "\(kind) '\(name)': training needs more than 1 value per channel, got \(count) across ranks")
-            for c in 0..<channels {
-                let d = Double(reduceScratch[c]) / Double(count)
-                let v = Swift.max(Double(reduceScratch[channels + c]) / Double(count) - d * d, 0)
-                finishChannel(c, mean: Double(runningMean.value[c]) + d, variance: v)
-            }
-        } else {
-            count = rows * s
-            precondition(count > 1, "\(kind) '\(name)': training needs more than 1 value per channel, got input \(Shape.format(x.shape))")
-            // Two passes: the mean m, then squares centred on its float rounding m′
-            // (no cancellation): var = Σ(x − m′)²/n − (m − m′)².
-            for c in 0..<channels {
-                var s1 = 0.0
-                for n in 0..<rows { s1 += Kernels.sum(s, xp + n * cs + c * s) }
-                let m = s1 / Double(count), mf = Float(m)
-                var s2 = 0.0
-                for n in 0..<rows { s2 += Kernels.sumOfSquares(s, xp + n * cs + c * s, minus: mf) }
-                let d = m - Double(mf)
-                finishChannel(c, mean: m, variance: Swift.max(s2 / Double(count) - d * d, 0))
-            }
-        }
-        batchesTracked.value += 1
+    /// Rewrites the last forward's output from its (unchanged) source with the statistics that
+    /// forward used, into the shared output tensor; nothing else changes (no running stats).
+    public func recompute() {
+        guard let x = source else { preconditionFailure("\(label): recompute before forward") }
+        y.resize([x.dim(0)] + inputShape)
+        apply(x, channels: 0..<channels)
     }
 
-    /// Stores the normalising statistics of channel `c` and moves its running stats towards them.
+    /// y[:, k] = relu?((x[:, k] − μ_k)·γ_k/σ_k + β_k) for k in `channels`.
+    private func apply(_ x: Tensor, channels range: Range<Int>) {
+        let n = x.dim(0), c = channels, s = spatial, cs = sourceChannels
+        for k in range {
+            let scale = invStd[k] * (weight?.value[k] ?? 1), shift = bias?.value[k] ?? 0
+            for i in 0..<n {
+                Kernels.normalize(s, x.data + (i * cs + k) * s, into: y.data + (i * c + k) * s,
+                                  mean: mean[k], scale: scale, shift: shift, relu: relu)
+            }
+        }
+    }
+
     @inline(__always)
-    private func finishChannel(_ c: Int, mean m: Double, variance v: Double) {
-        mean[c] = Float(m)
-        invStd[c] = Float(1 / (v + Double(eps)).squareRoot())
+    private func plane(_ x: Tensor, _ i: Int, _ k: Int) -> UnsafeMutablePointer<Float> { x.data + (i * sourceChannels + k) * spatial }
+
+    /// Batch mean and inverse std of channel `k` (`count` set); updates its running statistics.
+    /// Two passes: the mean m, then squares centred on its float rounding m′ (no cancellation):
+    /// var = Σ(x − m′)²/n − (m − m′)².
+    private func batchStatistics(_ x: Tensor, channel k: Int) {
+        let n = x.dim(0), s = spatial
+        var s1 = 0.0
+        for i in 0..<n { s1 += Kernels.sum(s, plane(x, i, k)) }
+        let m = s1 / Double(count), mf = Float(m)
+        var s2 = 0.0
+        for i in 0..<n { s2 += Kernels.sumOfSquares(s, plane(x, i, k), minus: mf) }
+        let d = m - Double(mf)
+        finishChannel(k, mean: m, variance: Swift.max(s2 / Double(count) - d * d, 0))
+    }
+
+    /// Sync BN, channel `k`'s shifted sums Σ(x−K), Σ(x−K)² into `reduce`, K = running mean: it is
+    /// identical on every rank, and once it tracks the mean E[(x−K)²] − E[x−K]² does not cancel,
+    /// even summed in float.
+    private func batchShiftedSums(_ x: Tensor, channel k: Int) {
+        let n = x.dim(0), s = spatial, shift = runningMean.value[k]
+        var s1 = 0.0, s2 = 0.0
+        for i in 0..<n { s1 += Kernels.sum(s, plane(x, i, k), minus: shift); s2 += Kernels.sumOfSquares(s, plane(x, i, k), minus: shift) }
+        reduce[k] = Float(s1); reduce[channels + k] = Float(s2)
+    }
+
+    /// Sync BN: sums the shifted sums and the count across ranks, then every channel's statistics.
+    private func exchangeStatistics(_ x: Tensor, reducer: StatisticsReducer) {
+        let c = channels
+        reduce[2 * c] = Float(x.dim(0) * spatial)
+        reducer.sumInPlace(UnsafeMutableBufferPointer(start: reduce, count: 2 * c + 1))
+        count = Int(reduce[2 * c].rounded())
+        precondition(count > 1, "\(label): training needs more than 1 value per channel, got \(count) across ranks")
+        for k in 0..<c {
+            let d = Double(reduce[k]) / Double(count)
+            finishChannel(k, mean: Double(runningMean.value[k]) + d,
+                          variance: Swift.max(Double(reduce[c + k]) / Double(count) - d * d, 0))
+        }
+    }
+
+    /// Stores the normalising statistics of channel `k` and moves its running stats towards them.
+    @inline(__always)
+    private func finishChannel(_ k: Int, mean m: Double, variance v: Double) {
+        mean[k] = Float(m)
+        invStd[k] = Float(1 / (v + Double(eps)).squareRoot())
         let mom = Double(momentum), unbiased = v * Double(count) / Double(count - 1)
-        runningMean.value[c] = Float((1 - mom) * Double(runningMean.value[c]) + mom * m)
-        runningVar.value[c] = Float((1 - mom) * Double(runningVar.value[c]) + mom * unbiased)
+        runningMean.value[k] = Float((1 - mom) * Double(runningMean.value[k]) + mom * m)
+        runningVar.value[k] = Float((1 - mom) * Double(runningVar.value[k]) + mom * unbiased)
     }
 
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
-        guard let x = input else { preconditionFailure("\(kind) '\(name)': backward before forward") }
-        precondition(gy.shape == x.shape, "\(kind) '\(name)': gradient \(Shape.format(gy.shape)) does not match input \(Shape.format(x.shape))")
-        let rows = x.dim(0), s = spatial, cs = channels * s
-        // Per channel: Σgy and Σgy·x̂ with x̂ = (x − mean)·invStd.
-        for c in 0..<channels {
-            let m = mean[c], r = invStd[c]
-            var sg = 0.0, sgx = 0.0
-            for n in 0..<rows {
-                let g = gy.data + n * cs + c * s, p = x.data + n * cs + c * s
-                sg += Kernels.sum(s, g)
-                sgx += Kernels.dot(s, g, p, minus: m)
-            }
-            sgx *= Double(r)
-            partial[c] = sg; partial[channels + c] = sgx
-            weight?.grad[c] += Float(sgx)
-            bias?.grad[c] += Float(sg)
-        }
-        gx.resize(x.shape)
-        if usedBatchStatistics {
-            // gx = γ·invStd · (gy − Σgy/n − x̂·Σ(gy·x̂)/n), the sums global under sync BN.
-            if let reducer = ctx.statisticsReducer {
-                for i in 0..<(2 * channels) { reduceScratch[i] = Float(partial[i]) }
-                reduceScratch.withUnsafeMutableBufferPointer { reducer.sumInPlace(UnsafeMutableBufferPointer(rebasing: $0[0..<(2 * channels)])) }
-                for i in 0..<(2 * channels) { partial[i] = Double(reduceScratch[i]) }
-            }
-            let inv = 1 / Double(count)
-            for c in 0..<channels {
-                let m = mean[c], r = invStd[c], a = r * (weight?.value[c] ?? 1)
-                let meanG = Float(partial[c] * inv), k = r * Float(partial[channels + c] * inv)
-                for n in 0..<rows {
-                    let off = n * cs + c * s
-                    let g = gy.data + off, p = x.data + off, dst = gx.data + off
-                    for i in 0..<s { dst[i] = a * (g[i] - meanG - (p[i] - m) * k) }
-                }
-            }
-        } else {
-            // Eval: the statistics are constants, gx = gy · γ · invStd.
-            for c in 0..<channels {
-                let a = invStd[c] * (weight?.value[c] ?? 1)
-                for n in 0..<rows {
-                    let off = n * cs + c * s
-                    let g = gy.data + off, dst = gx.data + off
-                    for i in 0..<s { dst[i] = a * g[i] }
-                }
-            }
-        }
+        precondition(sourceChannels == channels, "\(label): standalone backward after a prefix forward")
+        gx.resize(y.shape)
+        backward(gy, into: gx, accumulate: false, ctx)
         return gx
+    }
+
+    /// Input gradient into channels 0..<C of `g` (shaped as the forward source), added to what
+    /// is there when `accumulate`, else overwriting; parameter gradients are added.
+    public func backward(_ gy: Tensor, into g: Tensor, accumulate: Bool, _ ctx: ForwardContext) {
+        guard let x = source else { preconditionFailure("\(label): backward before forward") }
+        precondition(gy.shape == y.shape, "\(label): gradient \(Shape.format(gy.shape)) for output \(Shape.format(y.shape))")
+        precondition(g.shape == x.shape, "\(label): gradient target \(Shape.format(g.shape)) for source \(Shape.format(x.shape))")
+        if usedBatchStatistics, let reducer = ctx.statisticsReducer {
+            ctx.pool.parallelFor(channels) { k, _ in gradientSums(gy, x, channel: k) }
+            exchangeGradientSums(reducer)
+            ctx.pool.parallelFor(channels) { k, _ in inputGradient(gy, x, into: g, channel: k, accumulate: accumulate) }
+        } else {
+            ctx.pool.parallelFor(channels) { k, _ in
+                gradientSums(gy, x, channel: k)
+                inputGradient(gy, x, into: g, channel: k, accumulate: accumulate)
+            }
+        }
+    }
+
+    /// Channel k's Σĝ and Σĝ·x̂ (ĝ = gy masked by the fused ReLU) into `sums`; adds them to the
+    /// bias and weight gradients (local sums).
+    private func gradientSums(_ gy: Tensor, _ x: Tensor, channel k: Int) {
+        let n = x.dim(0), c = channels, s = spatial
+        var sg = 0.0, sgx = 0.0
+        for i in 0..<n {
+            let (a, b) = Kernels.normalizeGradientSums(s, gy.data + (i * c + k) * s, y.data + (i * c + k) * s,
+                                                       plane(x, i, k), mean: mean[k], relu: relu)
+            sg += a; sgx += b
+        }
+        sums[k] = sg; sums[c + k] = sgx * Double(invStd[k])
+        bias?.grad[k] += Float(sums[k]); weight?.grad[k] += Float(sums[c + k])
+    }
+
+    /// Sync BN: the two per-channel sums of every channel, summed across ranks.
+    private func exchangeGradientSums(_ reducer: StatisticsReducer) {
+        let c = channels
+        for k in 0..<(2 * c) { reduce[k] = Float(sums[k]) }
+        reducer.sumInPlace(UnsafeMutableBufferPointer(start: reduce, count: 2 * c))
+        for k in 0..<(2 * c) { sums[k] = Double(reduce[k]) }
+    }
+
+    /// Channel k, training: gx = a·ĝ + b·(x − μ) + d with a = γ/σ, b = −a·Σĝx̂/(σ·m), d = −a·Σĝ/m;
+    /// eval: gx = a·ĝ.
+    private func inputGradient(_ gy: Tensor, _ x: Tensor, into g: Tensor, channel k: Int, accumulate: Bool) {
+        let n = x.dim(0), c = channels, s = spatial, cs = sourceChannels
+        let m = Double(Swift.max(count, 1))
+        let a = invStd[k] * (weight?.value[k] ?? 1)
+        var b: Float = 0, d: Float = 0
+        if usedBatchStatistics {
+            b = Float(-Double(a) * sums[c + k] * Double(invStd[k]) / m)
+            d = Float(-Double(a) * sums[k] / m)
+        }
+        for i in 0..<n {
+            Kernels.normalizeGradient(s, gy.data + (i * c + k) * s, y.data + (i * c + k) * s, plane(x, i, k),
+                                      into: g.data + (i * cs + k) * s, a: a, b: b, mean: mean[k], d: d,
+                                      relu: relu, accumulate: accumulate)
+        }
     }
 }

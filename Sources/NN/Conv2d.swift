@@ -41,13 +41,25 @@ public final class Conv2d: Layer {
     /// maps gain more from chunking.
     public var directMinPixels = 64
 
+    /// Requested algorithm (`model.conv_algorithm`); `plannedAlgorithm` is what runs.
+    public var algorithm: ConvAlgorithm = .auto { didSet { winograd = makePlan() } }
+    /// The Winograd passes when the plan chose them, nil for im2col + GEMM.
+    private var winograd: WinogradConvolution?
+    /// Winograd's output tile m of F(m×m, 3×3) in use, nil when the layer runs im2col + GEMM.
+    public var winogradTile: Int? { winograd?.engine.m }
+    /// Forces Winograd's output tile (2 or 4) where it tiles the map, instead of the plan's (tuning, tests).
+    public var winogradTileOverride: Int? { didSet { winograd = makePlan() } }
+    /// Upper bound on one worker's Winograd workspace in floats (tests, tuning).
+    public var winogradWorkspace: Int {
+        get { winograd?.maxWorkspace ?? 0 }
+        set { winograd?.maxWorkspace = newValue }
+    }
+
     public let geometry: ConvGeometry
     private let lowering: Im2col
     private let y = Tensor(shape: [0])        // (N, O, OH, OW)
     private let gx = Tensor(shape: [0])       // (N, C, H, W)
     private let noInputGradient = Tensor(shape: [0])
-    private let col = Tensor(shape: [0])      // (Cg·k·k, ld): im2col of a chunk, then ∂col
-    private let staging = Tensor(shape: [0])  // (max(Og, Cg), ld): GEMM output / gathered ∂y of a chunk
     private let flipped = Tensor(shape: [0])  // (groups, Cg, Og·k·k): W_g transposed, taps reversed
     private var input: Tensor?                // (N, C, H, W), kept from forward for backward
 
@@ -81,6 +93,15 @@ public final class Conv2d: Layer {
         weight = store.declare(prefix + "weight", shape: [outChannels, c / groups, kernel, kernel],
                                initializer: .uniform(bound: bound))
         self.bias = bias ? store.declare(prefix + "bias", shape: [outChannels], initializer: .uniform(bound: bound)) : nil
+        winograd = makePlan()
+    }
+
+    /// The algorithm for this layer's shape, made once (the shape is fixed at build): see `ConvPlan`.
+    private func makePlan() -> WinogradConvolution? {
+        guard var m = ConvPlan.winogradTile(self, requested: algorithm) else { return nil }
+        if let t = winogradTileOverride, Winograd.applies(m: t, height: geometry.height, width: geometry.width) { m = t }
+        return WinogradConvolution(m: m, inChannels: inChannels, outChannels: outChannels,
+                                   height: geometry.height, width: geometry.width)
     }
 
     public var macsPerSample: Int {
@@ -106,13 +127,14 @@ public final class Conv2d: Layer {
         transposedGradient && geometry.isSameStride1 && !geometry.isPointwise && og <= cg
     }
 
-    /// Images per chunk for a batch of `n`: about `chunkColumns` GEMM columns, the workspace
-    /// within `maxWorkspace` floats, at least one image.
-    private func chunkImages(batch n: Int) -> Int {
+    /// Images per chunk for a batch of `n` on `threads` workers: about `chunkColumns` GEMM
+    /// columns, the workspace within `maxWorkspace` floats, at least one image, and a chunk for
+    /// every worker when the batch allows.
+    private func chunkImages(batch n: Int, threads: Int) -> Int {
         let p = geometry.outPixels
         var b = Swift.max(1, Swift.min(n, chunkColumns / p))
         b = Swift.min(b, Swift.max(1, maxWorkspace / (kc * p)))
-        return b
+        return Swift.min(b, (n + threads - 1) / threads)
     }
 
     /// Row stride of the chunk workspace: a multiple of 512 bytes is nudged off the power of
@@ -121,17 +143,25 @@ public final class Conv2d: Layer {
         columns >= 128 && columns % 128 == 0 ? columns + 16 : columns
     }
 
-    /// Sizes the workspace for a batch of `n` and returns (images per chunk, row stride).
-    private func prepareWorkspace(batch n: Int) -> (images: Int, ld: Int) {
-        let b = chunkImages(batch: n)
-        let ld = Conv2d.leadingDimension(b * geometry.outPixels)
-        col.resize([kc, ld])
-        if b > 1 { staging.resize([Swift.max(og, cg), ld]) }
-        return (b, ld)
+    /// One worker's chunk workspace: im2col (Kc, ld), then staging (max(Og, Cg), ld) for the
+    /// GEMM output or gathered ∂y of a chunk of several images.
+    private struct Workspace {
+        let col: UnsafeMutablePointer<Float>, stage: UnsafeMutablePointer<Float>, ld: Int
     }
 
-    /// Floats held by the im2col/staging workspace (for tests of the bound).
-    public var workspaceCapacity: Int { col.capacity + staging.capacity }
+    /// Worker w's workspace for chunks of `images`, in the pool's scratch (shared by all layers).
+    private func workspace(_ pool: WorkerPool, _ w: Int, images b: Int) -> Workspace {
+        let ld = Conv2d.leadingDimension(b * geometry.outPixels)
+        let base = pool.scratch(w, count: (kc + (b > 1 ? Swift.max(og, cg) : 0)) * ld)
+        return Workspace(col: base, stage: base + kc * ld, ld: ld)
+    }
+
+    /// Floats one worker's workspace takes for a batch of `n` (tests of the bound).
+    public func workspaceFloats(batch n: Int, threads: Int = 1) -> Int {
+        if let winograd { return winograd.workspaceFloats(batch: n, threads: threads) }
+        let b = chunkImages(batch: n, threads: threads)
+        return (kc + (b > 1 ? Swift.max(og, cg) : 0)) * Conv2d.leadingDimension(b * geometry.outPixels)
+    }
 
     // MARK: - Forward
 
@@ -140,16 +170,21 @@ public final class Conv2d: Layer {
         input = x
         let n = x.dim(0), g = geometry, p = g.outPixels
         y.resize([n, outChannels, g.outHeight, g.outWidth])
-        let cg = self.cg, og = self.og, kc = self.kc
+        let cg = self.cg, og = self.og
         let xImage = inChannels * g.inPixels, yImage = outChannels * p
         let w = UnsafePointer(weight.value!), xs = UnsafePointer(x.data), ys = y.data
 
         // Every GEMM accumulates (beta = 1) onto rows pre-filled with the bias (or 0): one
         // fast fill instead of OpenBLAS's separate beta pass plus a bias pass over y.
         let bv = bias.map { UnsafePointer($0.value!) }
+        if let winograd {
+            winograd.forward(xs, batch: n, weight: w, bias: bv, into: ys, pool: ctx.pool)
+            return y
+        }
+        let pool = ctx.pool
         if isDirect {
-            // y_n[group] (Og, P) = bias + W_g (Og, Cg) · x_n[group] (Cg, P)
-            for i in 0..<n {
+            // y_n[group] (Og, P) = bias + W_g (Og, Cg) · x_n[group] (Cg, P), images on the pool
+            pool.parallelFor(n) { i, _ in
                 for grp in 0..<groups {
                     let out = ys + i * yImage + grp * og * p
                     Conv2d.fill(out, rows: og, columns: p, ld: p, bias: bv.map { $0 + grp * og })
@@ -159,33 +194,41 @@ public final class Conv2d: Layer {
             }
             return y
         }
-        let (chunk, ld) = prepareWorkspace(batch: n)
-        let cols = col.data, stage = staging.data
-        for n0 in Swift.stride(from: 0, to: n, by: chunk) {
-            let b = Swift.min(chunk, n - n0)
-            for grp in 0..<groups {
+        let chunk = chunkImages(batch: n, threads: pool.threads)
+        pool.parallelFor((n + chunk - 1) / chunk) { index, worker in
+            let n0 = index * chunk
+            let ws = workspace(pool, worker, images: chunk)
+            forwardChunk(xs + n0 * xImage, images: Swift.min(chunk, n - n0), ws, w, bv, ys + n0 * yImage)
+        }
+        return y
+    }
+
+    /// y (b, O, P) = bias + W · im2col(x) for a chunk of b images, group by group.
+    private func forwardChunk(_ xs: UnsafePointer<Float>, images b: Int, _ ws: Workspace,
+                              _ w: UnsafePointer<Float>, _ bv: UnsafePointer<Float>?, _ ys: UnsafeMutablePointer<Float>) {
+        let g = geometry, p = g.outPixels, cg = self.cg, og = self.og, kc = self.kc
+        let xImage = inChannels * g.inPixels, yImage = outChannels * p
+        let cols = ws.col, stage = ws.stage, ld = ws.ld
+        for grp in 0..<groups {
+            for i in 0..<b {
+                lowering.im2col(xs + i * xImage + grp * cg * g.inPixels, channels: cg, into: cols + i * p, ld: ld)
+            }
+            let wg = w + grp * og * kc, bg = bv.map { $0 + grp * og }
+            if b == 1 {
+                // y_n[group] (Og, P) = bias + W_g (Og, Kc) · col (Kc, P)
+                let out = ys + grp * og * p
+                Conv2d.fill(out, rows: og, columns: p, ld: p, bias: bg)
+                BLAS.sgemm(m: og, n: p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, beta: 1, c: out, ldc: p)
+            } else {
+                // staging (Og, b·P) = bias + W_g · col (Kc, b·P), then scattered to (b, O, P).
+                Conv2d.fill(stage, rows: og, columns: b * p, ld: ld, bias: bg)
+                BLAS.sgemm(m: og, n: b * p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, beta: 1, c: stage, ldc: ld)
                 for i in 0..<b {
-                    lowering.im2col(xs + (n0 + i) * xImage + grp * cg * g.inPixels, channels: cg,
-                                    into: cols + i * p, ld: ld)
-                }
-                let wg = w + grp * og * kc, bg = bv.map { $0 + grp * og }
-                if b == 1 {
-                    // y_n[group] (Og, P) = bias + W_g (Og, Kc) · col (Kc, P)
-                    let out = ys + n0 * yImage + grp * og * p
-                    Conv2d.fill(out, rows: og, columns: p, ld: p, bias: bg)
-                    BLAS.sgemm(m: og, n: p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, beta: 1, c: out, ldc: p)
-                } else {
-                    // staging (Og, b·P) = bias + W_g · col (Kc, b·P), then scattered to (b, O, P).
-                    Conv2d.fill(stage, rows: og, columns: b * p, ld: ld, bias: bg)
-                    BLAS.sgemm(m: og, n: b * p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, beta: 1, c: stage, ldc: ld)
-                    for i in 0..<b {
-                        let dst = ys + (n0 + i) * yImage + grp * og * p
-                        for o in 0..<og { (dst + o * p).update(from: stage + o * ld + i * p, count: p) }
-                    }
+                    let dst = ys + i * yImage + grp * og * p
+                    for o in 0..<og { (dst + o * p).update(from: stage + o * ld + i * p, count: p) }
                 }
             }
         }
-        return y
     }
 
     /// Row o of the (rows, columns) block at `c` (row stride ld) ← bias[o], or 0 without bias.
@@ -201,7 +244,7 @@ public final class Conv2d: Layer {
         precondition(gy.shape == y.shape,
                      "Conv2d '\(name)': gradient \(Shape.format(gy.shape)) does not match output \(Shape.format(y.shape))")
         let n = x.dim(0), g = geometry, p = g.outPixels
-        let cg = self.cg, og = self.og, kc = self.kc
+        let cg = self.cg, og = self.og
         let xImage = inChannels * g.inPixels, yImage = outChannels * p
         let w = UnsafePointer(weight.value!), gw = weight.grad!
         let xs = UnsafePointer(x.data), gys = UnsafePointer(gy.data)
@@ -209,22 +252,33 @@ public final class Conv2d: Layer {
         if propagate { gx.resize(x.shape) }
         let gxs = gx.data
 
+        let pool = ctx.pool
         if let bias {
-            // ∂bias[o] += Σ_n Σ_p ∂y[n, o, p]
+            // ∂bias[o] += Σ_n Σ_p ∂y[n, o, p], channels on the pool (each summed in image order)
             let gb = bias.grad!
-            for i in 0..<n {
-                for o in 0..<outChannels { gb[o] += Conv2d.sum(gys + i * yImage + o * p, count: p) }
+            pool.parallelFor(outChannels) { o, _ in
+                for i in 0..<n { gb[o] += Conv2d.sum(gys + i * yImage + o * p, count: p) }
             }
         }
 
+        if let winograd {
+            winograd.weightGradient(xs, gys, batch: n, into: gw, pool: pool)
+            if propagate { winograd.inputGradient(gys, batch: n, weight: w, into: gxs, pool: pool) }
+            return propagate ? gx : noInputGradient
+        }
+        // ∂W accumulates per worker, added into gw in worker order (straight into gw on one thread).
+        let partials = pool.partials
+        if pool.threads > 1 { partials.prepare(count: weight.count) }
+        let gwOf = { (worker: Int) in pool.threads > 1 ? partials.slot(worker) : gw }
+        defer { if pool.threads > 1 { partials.add(into: gw) } }
         if isDirect {
-            for i in 0..<n {
+            pool.parallelFor(n) { i, worker in
                 for grp in 0..<groups {
                     let gyn = gys + i * yImage + grp * og * p        // (Og, P)
                     let xn = xs + i * xImage + grp * cg * p           // (Cg, P)
                     // ∂W_g (Og, Cg) += ∂y_n (Og, P) · x_nᵀ (P, Cg)
                     BLAS.sgemm(transB: true, m: og, n: cg, k: p, a: gyn, lda: p, b: xn, ldb: p,
-                               beta: 1, c: gw + grp * og * cg, ldc: cg)
+                               beta: 1, c: gwOf(worker) + grp * og * cg, ldc: cg)
                     if propagate {
                         // ∂x_n (Cg, P) = W_gᵀ (Cg, Og) · ∂y_n (Og, P), onto zeros (see forward)
                         let out = gxs + i * xImage + grp * cg * p
@@ -237,66 +291,82 @@ public final class Conv2d: Layer {
             return propagate ? gx : noInputGradient
         }
 
-        let (chunk, ld) = prepareWorkspace(batch: n)
-        let cols = col.data, stage = staging.data
         let transposed = propagate && usesTransposedGradient
         if transposed { flipWeights() }
-        for n0 in Swift.stride(from: 0, to: n, by: chunk) {
-            let b = Swift.min(chunk, n - n0)
-            for grp in 0..<groups {
+        let chunk = chunkImages(batch: n, threads: pool.threads)
+        pool.parallelFor((n + chunk - 1) / chunk) { index, worker in
+            let n0 = index * chunk
+            let ws = workspace(pool, worker, images: chunk)
+            backwardChunk(xs + n0 * xImage, gys + n0 * yImage, images: Swift.min(chunk, n - n0), ws, w,
+                          gw: gwOf(worker), gx: propagate ? gxs + n0 * xImage : nil, transposed: transposed)
+        }
+        return propagate ? gx : noInputGradient
+    }
+
+    /// ∂W += ∂y · im2col(x)ᵀ and, when `gx` is given, ∂x of a chunk of b images, group by group.
+    private func backwardChunk(_ xs: UnsafePointer<Float>, _ gys: UnsafePointer<Float>, images b: Int,
+                               _ ws: Workspace, _ w: UnsafePointer<Float>, gw: UnsafeMutablePointer<Float>,
+                               gx gxs: UnsafeMutablePointer<Float>?, transposed: Bool) {
+        let g = geometry, p = g.outPixels, cg = self.cg, og = self.og, kc = self.kc
+        let xImage = inChannels * g.inPixels, yImage = outChannels * p
+        let cols = ws.col, stage = ws.stage, ld = ws.ld
+        for grp in 0..<groups {
+            for i in 0..<b {
+                lowering.im2col(xs + i * xImage + grp * cg * g.inPixels, channels: cg, into: cols + i * p, ld: ld)
+            }
+            // ∂y of the chunk as an (Og, b·P) operand: in place for one image, else gathered.
+            let gyOp: UnsafePointer<Float>, gyLD: Int
+            if b == 1 {
+                gyOp = gys + grp * og * p; gyLD = p
+            } else {
                 for i in 0..<b {
-                    lowering.im2col(xs + (n0 + i) * xImage + grp * cg * g.inPixels, channels: cg,
-                                    into: cols + i * p, ld: ld)
+                    let src = gys + i * yImage + grp * og * p
+                    for o in 0..<og { (stage + o * ld + i * p).update(from: src + o * p, count: p) }
                 }
-                // ∂y of the chunk as an (Og, b·P) operand: in place for one image, else gathered.
-                let gyOp: UnsafePointer<Float>, gyLD: Int
-                if b == 1 {
-                    gyOp = gys + n0 * yImage + grp * og * p; gyLD = p
-                } else {
-                    for i in 0..<b {
-                        let src = gys + (n0 + i) * yImage + grp * og * p
-                        for o in 0..<og { (stage + o * ld + i * p).update(from: src + o * p, count: p) }
-                    }
-                    gyOp = UnsafePointer(stage); gyLD = ld
-                }
-                let wg = w + grp * og * kc
-                // ∂W_g (Og, Kc) += ∂y (Og, b·P) · colᵀ (b·P, Kc)
-                BLAS.sgemm(transB: true, m: og, n: kc, k: b * p, a: gyOp, lda: gyLD, b: cols, ldb: ld,
-                           beta: 1, c: gw + grp * og * kc, ldc: kc)
-                guard propagate else { continue }
-                if transposed {
-                    // ∂x (Cg, b·P) = flip(W_g)ᵀ (Cg, Og·k²) · im2col(∂y) (Og·k², b·P); same geometry
-                    // as the forward since the map keeps its size.
-                    for i in 0..<b {
-                        lowering.im2col(gys + (n0 + i) * yImage + grp * og * p, channels: og,
-                                        into: cols + i * p, ld: ld)
-                    }
-                    let wt = UnsafePointer(flipped.data) + grp * cg * og * g.taps
-                    let out = b == 1 ? gxs + n0 * xImage + grp * cg * p : stage
-                    let outLD = b == 1 ? p : ld
-                    Conv2d.fill(out, rows: cg, columns: b * p, ld: outLD, bias: nil)
-                    BLAS.sgemm(m: cg, n: b * p, k: og * g.taps, a: wt, lda: og * g.taps, b: cols, ldb: ld,
-                               beta: 1, c: out, ldc: outLD)
-                    if b > 1 {
-                        for i in 0..<b {
-                            let dst = gxs + (n0 + i) * xImage + grp * cg * p
-                            for c in 0..<cg { (dst + c * p).update(from: stage + c * ld + i * p, count: p) }
-                        }
-                    }
-                    continue
-                }
+                gyOp = UnsafePointer(stage); gyLD = ld
+            }
+            // ∂W_g (Og, Kc) += ∂y (Og, b·P) · colᵀ (b·P, Kc)
+            BLAS.sgemm(transB: true, m: og, n: kc, k: b * p, a: gyOp, lda: gyLD, b: cols, ldb: ld,
+                       beta: 1, c: gw + grp * og * kc, ldc: kc)
+            guard let gxs else { continue }
+            if transposed {
+                transposedInputGradient(gys, images: b, group: grp, ws, into: gxs)
+            } else {
                 // ∂col (Kc, b·P) = W_gᵀ (Kc, Og) · ∂y (Og, b·P), into the zeroed im2col workspace.
                 cols.update(repeating: 0, count: kc * ld)
-                BLAS.sgemm(transA: true, m: kc, n: b * p, k: og, a: wg, lda: kc, b: gyOp, ldb: gyLD,
+                BLAS.sgemm(transA: true, m: kc, n: b * p, k: og, a: w + grp * og * kc, lda: kc, b: gyOp, ldb: gyLD,
                            beta: 1, c: cols, ldc: ld)
                 for i in 0..<b {
-                    let gxn = gxs + (n0 + i) * xImage + grp * cg * g.inPixels
+                    let gxn = gxs + i * xImage + grp * cg * g.inPixels
                     gxn.update(repeating: 0, count: cg * g.inPixels)
                     lowering.col2im(cols + i * p, ld: ld, channels: cg, addingInto: gxn)
                 }
             }
         }
-        return propagate ? gx : noInputGradient
+    }
+
+    /// ∂x (Cg, b·P) = flip(W_g)ᵀ (Cg, Og·k²) · im2col(∂y) (Og·k², b·P) of one group of a chunk;
+    /// same geometry as the forward since the map keeps its size.
+    private func transposedInputGradient(_ gys: UnsafePointer<Float>, images b: Int, group grp: Int,
+                                         _ ws: Workspace, into gxs: UnsafeMutablePointer<Float>) {
+        let g = geometry, p = g.outPixels, cg = self.cg, og = self.og
+        let xImage = inChannels * g.inPixels, yImage = outChannels * p
+        let cols = ws.col, stage = ws.stage, ld = ws.ld
+        for i in 0..<b {
+            lowering.im2col(gys + i * yImage + grp * og * p, channels: og, into: cols + i * p, ld: ld)
+        }
+        let wt = UnsafePointer(flipped.data) + grp * cg * og * g.taps
+        let out = b == 1 ? gxs + grp * cg * p : stage
+        let outLD = b == 1 ? p : ld
+        Conv2d.fill(out, rows: cg, columns: b * p, ld: outLD, bias: nil)
+        BLAS.sgemm(m: cg, n: b * p, k: og * g.taps, a: wt, lda: og * g.taps, b: cols, ldb: ld,
+                   beta: 1, c: out, ldc: outLD)
+        if b > 1 {
+            for i in 0..<b {
+                let dst = gxs + i * xImage + grp * cg * p
+                for c in 0..<cg { (dst + c * p).update(from: stage + c * ld + i * p, count: p) }
+            }
+        }
     }
 
     /// flipped[g, c, o·k² + t] = W[g·Og + o, c, k² − 1 − t]: the kernel that maps ∂y back to ∂x.

@@ -15,6 +15,11 @@ public final class ForwardContext {
     /// Called after each top-level layer's backward with the lowest parameter offset whose
     /// gradient is now final (gradients finish from the end of the flat buffer to its start).
     public var gradientsReady: ((Int) -> Void)?
+    /// When set, containers charge each child's time to it (`trainer-bench models --profile`).
+    public var profiler: LayerProfiler?
+    /// The rank's worker threads (one pool per process, made by whoever runs the model: the
+    /// Trainer from `train.threads`); layers split their batch over it. Serial by default.
+    public var pool: WorkerPool = .serial
 
     public init(training: Bool = true, seed: UInt64 = 0, epoch: Int = 0, sampleIndices: [Int] = [],
                 statisticsReducer: StatisticsReducer? = nil) {

@@ -57,29 +57,61 @@ public final class MaxPool2d: Layer {
         y.resize([x.dim(0), g.channels, g.outHeight, g.outWidth])
         if argmax.count != y.count { argmax = [Int32](repeating: 0, count: y.count) }
         argmax.withUnsafeMutableBufferPointer { idx in
-            for p in 0..<planes {
-                let src = x.data + p * inPlane, dst = y.data + p * outPlane, arg = idx.baseAddress! + p * outPlane
-                for oh in 0..<g.outHeight {
-                    let h0 = oh * g.stride - g.padding
-                    let hs = Swift.max(h0, 0), he = Swift.min(h0 + g.kernel, g.height)
-                    for ow in 0..<g.outWidth {
-                        let w0 = ow * g.stride - g.padding
-                        let ws = Swift.max(w0, 0), we = Swift.min(w0 + g.kernel, g.width)
-                        var best = -Float.infinity, at = hs * g.width + ws
-                        for h in hs..<he {
-                            for w in ws..<we {
-                                let v = src[h * g.width + w]
-                                if v > best || v.isNaN { best = v; at = h * g.width + w; if v.isNaN { break } }
-                            }
-                            if best.isNaN { break }
-                        }
-                        dst[oh * g.outWidth + ow] = best
-                        arg[oh * g.outWidth + ow] = Int32(at)
-                    }
+            let base = idx.baseAddress!
+            ctx.pool.parallelFor(planes) { p, _ in
+                let src = x.data + p * inPlane, dst = y.data + p * outPlane, arg = base + p * outPlane
+                if g.kernel == 2 && g.stride == 2 && g.padding == 0 {
+                    Self.forward2x2(src, width: g.width, into: dst, arg, outHeight: g.outHeight, outWidth: g.outWidth)
+                } else {
+                    Self.forwardPlane(src, g, into: dst, arg)
                 }
             }
         }
         return y
+    }
+
+    /// Any window: the first maximum in row-major order, or the first NaN.
+    static func forwardPlane(_ src: UnsafeMutablePointer<Float>, _ g: PoolGeometry, into dst: UnsafeMutablePointer<Float>,
+                             _ arg: UnsafeMutablePointer<Int32>) {
+        for oh in 0..<g.outHeight {
+            let h0 = oh * g.stride - g.padding
+            let hs = Swift.max(h0, 0), he = Swift.min(h0 + g.kernel, g.height)
+            for ow in 0..<g.outWidth {
+                let w0 = ow * g.stride - g.padding
+                let ws = Swift.max(w0, 0), we = Swift.min(w0 + g.kernel, g.width)
+                var best = -Float.infinity, at = hs * g.width + ws
+                for h in hs..<he {
+                    for w in ws..<we {
+                        let v = src[h * g.width + w]
+                        if v > best || v.isNaN { best = v; at = h * g.width + w; if v.isNaN { break } }
+                    }
+                    if best.isNaN { break }
+                }
+                dst[oh * g.outWidth + ow] = best
+                arg[oh * g.outWidth + ow] = Int32(at)
+            }
+        }
+    }
+
+    /// The 2x2/2 window of most CNNs, unrolled; same rule as `forwardPlane` (first maximum in
+    /// row-major order, or the first NaN).
+    static func forward2x2(_ src: UnsafeMutablePointer<Float>, width: Int, into dst: UnsafeMutablePointer<Float>,
+                           _ arg: UnsafeMutablePointer<Int32>, outHeight: Int, outWidth: Int) {
+        for oh in 0..<outHeight {
+            let r0 = src + 2 * oh * width, r1 = r0 + width
+            let base = Int32(2 * oh * width), d = dst + oh * outWidth, a = arg + oh * outWidth
+            for ow in 0..<outWidth {
+                let p0 = base + Int32(2 * ow)
+                var best = r0[2 * ow], at = p0
+                @inline(__always) func consider(_ v: Float, _ pos: Int32) {
+                    if !best.isNaN && (v > best || v.isNaN) { best = v; at = pos }
+                }
+                consider(r0[2 * ow + 1], p0 + 1)
+                consider(r1[2 * ow], p0 + Int32(width))
+                consider(r1[2 * ow + 1], p0 + Int32(width) + 1)
+                d[ow] = best; a[ow] = at
+            }
+        }
     }
 
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
@@ -87,10 +119,11 @@ public final class MaxPool2d: Layer {
         let g = geometry, planes = gy.dim(0) * g.channels
         let inPlane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         gx.resize([gy.dim(0), g.channels, g.height, g.width])
-        gx.zero()
         argmax.withUnsafeBufferPointer { idx in
-            for p in 0..<planes {
-                let src = gy.data + p * outPlane, dst = gx.data + p * inPlane, arg = idx.baseAddress! + p * outPlane
+            let base = idx.baseAddress!
+            ctx.pool.parallelFor(planes) { p, _ in
+                let src = gy.data + p * outPlane, dst = gx.data + p * inPlane, arg = base + p * outPlane
+                dst.update(repeating: 0, count: inPlane)
                 for o in 0..<outPlane { dst[Int(arg[o])] += src[o] }
             }
         }

@@ -1,3 +1,5 @@
+import TensorCore
+
 /// Stochastic gradient descent as torch.optim.SGD (maximize = false, one param group):
 ///
 ///     g = grad + weight_decay · p                       (L2 added to the gradient)
@@ -49,22 +51,8 @@ public final class SGD: Optimizer {
         // Hyperparameters are Python floats in PyTorch; its kernels cast each scalar to float32.
         let wd = Float(weightDecay), m = Float(momentum), negLR = -lr
         let keep = Float(1 - dampening)
-        if m == 0 {
-            for i in 0..<n {
-                let g = wd != 0 ? grad[i].addingProduct(wd, p[i]) : grad[i]
-                p[i] = p[i].addingProduct(negLR, g)
-            }
-        } else {
-            let buf = state.pointer(0)  // (P) momentum_buffer
-            let first = stepCount == 0
-            for i in 0..<n {
-                let g = wd != 0 ? grad[i].addingProduct(wd, p[i]) : grad[i]
-                let b = first ? g : (buf[i] * m).addingProduct(keep, g)
-                buf[i] = b
-                let d = nesterov ? g.addingProduct(m, b) : b
-                p[i] = p[i].addingProduct(negLR, d)
-            }
-        }
+        Kernels.sgd(n, p, grad, buffer: m == 0 ? nil : state.pointer(0), weightDecay: wd, momentum: m,
+                    keep: keep, negLR: negLR, first: stepCount == 0, nesterov: nesterov)
         stepCount += 1
     }
 }

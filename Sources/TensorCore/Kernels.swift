@@ -1,31 +1,25 @@
-/// Small element-wise kernels and reductions shared by several layers (residual adds, bias
-/// terms, gradient sums). Plain loops over raw pointers: the compiler vectorises them, and
-/// they are memory bound anyway.
+import CKernels
+
+/// The element-wise kernels and reductions of the layers (residual joins, ReLU, bias terms,
+/// gradient sums, BatchNorm's statistics and apply), each once.
+///
+/// Loops are written with eight-lane `SIMD8<Float>` values: a plain scalar loop with a `? :`
+/// select compiles to a branch per element and does not vectorise, and float reductions are
+/// not reordered by the compiler on its own. Reductions accumulate in float lanes over short
+/// blocks and add the blocks in double.
+///
+/// Loops that need full-width SIMD or hardware FMA to be fast live in the C target CKernels,
+/// compiled for SSE2, AVX2+FMA and AVX-512 and dispatched once per process (`vectorLevel`):
+/// Swift builds for the baseline x86-64 target, where `addingProduct` is a libm call.
 public enum Kernels {
+    /// 0: SSE2, 1: AVX2 + FMA, 2: AVX-512 — the CKernels variant this process runs
+    /// (the environment variable TRAINER_SIMD=sse|avx2 caps it, for comparisons).
+    public static var vectorLevel: Int { Int(ck_vector_level()) }
+
     /// y[i] += alpha · x[i] for i in 0..<n.
     @inlinable
     public static func axpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         if alpha == 1 { for i in 0..<n { y[i] += x[i] } } else { for i in 0..<n { y[i] += alpha * x[i] } }
-    }
-
-    /// x[i] *= alpha for i in 0..<n.
-    @inlinable
-    public static func scale(_ n: Int, _ alpha: Float, _ x: UnsafeMutablePointer<Float>) {
-        for i in 0..<n { x[i] *= alpha }
-    }
-
-    /// out = a + b element-wise (the residual join); `out` is resized to a's shape and may be `a` or `b`.
-    public static func add(_ a: Tensor, _ b: Tensor, into out: Tensor) {
-        precondition(a.shape == b.shape, "Kernels.add: shapes differ, \(Shape.format(a.shape)) vs \(Shape.format(b.shape))")
-        out.resize(a.shape)
-        let pa = a.data, pb = b.data, po = out.data
-        for i in 0..<a.count { po[i] = pa[i] + pb[i] }
-    }
-
-    /// y += x element-wise (accumulating a gradient that arrives along two paths).
-    public static func addInPlace(_ x: Tensor, into y: Tensor) {
-        precondition(x.count == y.count, "Kernels.addInPlace: \(Shape.format(x.shape)) into \(Shape.format(y.shape))")
-        axpy(x.count, 1, x.data, y.data)
     }
 
     /// Σ x[i]. Eight float lanes over blocks of 1024 elements (each lane adds ≤ 128 terms),
@@ -65,6 +59,11 @@ public enum Kernels {
     @inlinable @inline(__always)
     static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
         UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inlinable @inline(__always)
+    static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+        UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 
     /// Σ of per-element terms: `vector(i)` gives the terms of elements i ..< i+8, `scalar(i)` one term.
@@ -107,5 +106,155 @@ public enum Kernels {
             for n in 0..<rows { s += sum(spatial, x.data + (n * channels + c) * spatial) }
             g[c] += Float(s)
         }
+    }
+}
+
+// MARK: Element-wise
+
+extension Kernels {
+    /// Runs `body(start, count)` over 0..<n split into one contiguous piece per worker of
+    /// `pool` (boundaries on multiples of 8, so the SIMD loops see the same lanes).
+    @inlinable
+    public static func split(_ n: Int, over pool: WorkerPool, _ body: (_ start: Int, _ count: Int) -> Void) {
+        let blocks = (n + 7) / 8
+        if pool.threads == 1 || blocks < 2 * pool.threads { return body(0, n) }
+        pool.parallelFor(pool.threads) { w, _ in
+            let r = pool.range(of: w, count: blocks)
+            let start = r.lowerBound * 8, end = Swift.min(r.upperBound * 8, n)
+            if end > start { body(start, end - start) }
+        }
+    }
+
+    /// out = a + b over n floats (`out` may be `a` or `b`).
+    @inlinable
+    public static func add(_ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 8 <= n { store(load(a, i) + load(b, i), out, i); i += 8 }
+        while i < n { out[i] = a[i] + b[i]; i += 1 }
+    }
+
+    /// out = max(a + b, 0) over n floats: the residual join.
+    @inlinable
+    public static func addReLU(_ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let zero = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            var v = load(a, i) + load(b, i)
+            v.replace(with: zero, where: v .< zero)
+            store(v, out, i); i += 8
+        }
+        while i < n { let v = a[i] + b[i]; out[i] = v > 0 ? v : 0; i += 1 }
+    }
+
+    /// out = max(x, 0) over n floats (`out` may be `x`).
+    @inlinable
+    public static func relu(_ n: Int, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let zero = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            var v = load(x, i)
+            v.replace(with: zero, where: v .< zero)
+            store(v, out, i); i += 8
+        }
+        while i < n { out[i] = x[i] > 0 ? x[i] : 0; i += 1 }
+    }
+
+    /// out = g where y > 0, else 0: the ReLU backward through its output y (`out` may be `g`).
+    @inlinable
+    public static func reluMask(_ n: Int, _ g: UnsafePointer<Float>, by y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let zero = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            var v = load(g, i)
+            v.replace(with: zero, where: load(y, i) .<= zero)
+            store(v, out, i); i += 8
+        }
+        while i < n { out[i] = y[i] > 0 ? g[i] : 0; i += 1 }
+    }
+}
+
+// MARK: BatchNorm (statistics, then one apply)
+
+extension Kernels {
+    /// dst = relu?((src − mean)·scale + shift) over n floats. Centring first keeps float32
+    /// rounding relative to σ even where |μ| ≫ σ (a ReLU input near 0 must land right).
+    @inlinable
+    public static func normalize(_ n: Int, _ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
+                                 mean: Float, scale: Float, shift: Float, relu: Bool) {
+        let m = SIMD8<Float>(repeating: mean), sc = SIMD8<Float>(repeating: scale), sh = SIMD8<Float>(repeating: shift)
+        let zero = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= n {
+            var v = (load(src, j) - m) * sc + sh
+            if relu { v.replace(with: zero, where: v .< zero) }
+            store(v, dst, j); j += 8
+        }
+        while j < n {
+            let v = (src[j] - mean) * scale + shift
+            dst[j] = relu && !(v > 0) ? 0 : v
+            j += 1
+        }
+    }
+
+    /// (Σ ĝ, Σ ĝ·(x − mean)) with ĝ = g where y > 0 when `relu`, else g: BatchNorm backward's
+    /// two per-channel reductions (through a fused ReLU's output y).
+    @inlinable
+    public static func normalizeGradientSums(_ n: Int, _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                             _ x: UnsafePointer<Float>, mean: Float, relu: Bool) -> (Double, Double) {
+        let zero = SIMD8<Float>(), m = SIMD8<Float>(repeating: mean)
+        var rs = 0.0, rq = 0.0, j = 0
+        while j < n {
+            let end = Swift.min(j + 1024, n)
+            var s = SIMD8<Float>(), q = SIMD8<Float>(), ts: Float = 0, tq: Float = 0
+            while j + 8 <= end {
+                var gv = load(g, j)
+                if relu { gv.replace(with: zero, where: load(y, j) .<= zero) }
+                s += gv; q += gv * (load(x, j) - m); j += 8
+            }
+            while j < end {
+                let gv = (!relu || y[j] > 0) ? g[j] : 0
+                ts += gv; tq += gv * (x[j] - mean); j += 1
+            }
+            for lane in 0..<8 { rs += Double(s[lane]); rq += Double(q[lane]) }
+            rs += Double(ts); rq += Double(tq)
+        }
+        return (rs, rq)
+    }
+
+    /// dst (+)= a·ĝ + b·(x − mean) + d, ĝ as in `normalizeGradientSums`: BatchNorm's input
+    /// gradient (training: b, d from the two sums; eval: b = d = 0), added when `accumulate`.
+    @inlinable
+    public static func normalizeGradient(_ n: Int, _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                         _ x: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
+                                         a: Float, b: Float, mean: Float, d: Float, relu: Bool, accumulate: Bool) {
+        let av = SIMD8<Float>(repeating: a), bv = SIMD8<Float>(repeating: b), dv = SIMD8<Float>(repeating: d)
+        let m = SIMD8<Float>(repeating: mean), zero = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= n {
+            var gv = load(g, j)
+            if relu { gv.replace(with: zero, where: load(y, j) .<= zero) }
+            var v = av * gv + bv * (load(x, j) - m) + dv
+            if accumulate { v += load(dst, j) }
+            store(v, dst, j); j += 8
+        }
+        while j < n {
+            let gv = (!relu || y[j] > 0) ? g[j] : 0
+            let v = a * gv + b * (x[j] - mean) + d
+            dst[j] = accumulate ? dst[j] + v : v
+            j += 1
+        }
+    }
+}
+
+// MARK: Optimizer updates (CKernels)
+
+extension Kernels {
+    /// torch.optim.SGD's update over n floats with fused multiply-adds (PyTorch's rounding):
+    /// g = grad + wd·p; b = first ? g : m·b + keep·g; d = nesterov ? g + m·b : b; p += negLR·d.
+    /// `buffer` (the momentum buffer) is unused when m = 0.
+    public static func sgd(_ n: Int, _ p: UnsafeMutablePointer<Float>, _ grad: UnsafePointer<Float>,
+                           buffer: UnsafeMutablePointer<Float>?, weightDecay wd: Float, momentum m: Float,
+                           keep: Float, negLR: Float, first: Bool, nesterov: Bool) {
+        ck_sgd(n, p, grad, buffer, wd, m, keep, negLR, first ? 1 : 0, nesterov ? 1 : 0)
     }
 }

@@ -16,7 +16,7 @@ public final class Evaluator {
     /// Indices of the split to evaluate (a validation hold-out); nil: all of it.
     let samples: [Int]?
     private let loss = CrossEntropyLoss()
-    private let context = ForwardContext(training: false)
+    let context = ForwardContext(training: false)
 
     init(model: Model, loader: BatchLoader, communicator: Communicator, batch: Int, samples: [Int]? = nil) {
         self.model = model; self.loader = loader; self.communicator = communicator; self.batch = batch

@@ -10,6 +10,12 @@ import NN
 /// need one.
 public enum ModelFactory {
     public static func build(_ config: ModelConfig, imageShape: [Int], numClasses: Int?, seed: UInt64) throws -> Model {
+        let model = try buildNetwork(config, imageShape: imageShape, numClasses: numClasses, seed: seed)
+        model.setConvAlgorithm(ConvAlgorithm(rawValue: config.convAlgorithm.rawValue)!)
+        return model
+    }
+
+    private static func buildNetwork(_ config: ModelConfig, imageShape: [Int], numClasses: Int?, seed: UInt64) throws -> Model {
         let inChannels = config.inChannels ?? imageShape[0]
         let shape = config.input ?? imageShape
         if case .layers(let specs) = config.architecture {

@@ -36,8 +36,9 @@ public final class Trainer {
         try Trainer.checkSameConfig(config, comm)
         runDirectory = try RunDirectory(config: config, communicator: comm)
 
-        let threads = config.train.blasThreads ?? defaultBLASThreads(localSize: comm.localSize)
-        BLAS.threads = threads
+        // One worker pool per rank; BLAS runs single-threaded inside its workers.
+        BLAS.threads = 1
+        let pool = WorkerPool(threads: config.train.threads ?? defaultBLASThreads(localSize: comm.localSize))
         comm.collectiveTimeout = config.train.collectiveTimeout
 
         let t = config.train
@@ -70,6 +71,8 @@ public final class Trainer {
         let evalBatch = Swift.max(local, 64)
         evaluator = Evaluator(model: model, loader: BatchLoader(dataset: data.eval, augmentation: augmentation, maxBatch: evalBatch),
                               communicator: comm, batch: evalBatch, samples: data.evalSamples)
+        runner.context.pool = pool
+        evaluator.context.pool = pool
 
         // Resume, then the run's record: config.yaml, metrics files, TensorBoard events.
         cursor = TrainingCursor(stepsPerEpoch: sampler.stepsPerEpoch, globalBatch: t.batchSize)
@@ -87,7 +90,7 @@ public final class Trainer {
                                          tensorboard: config.log.tensorboard && !complete, host: comm.hostname) : nil
         }
 
-        announce(data: data, threads: threads, resumed: resumed)
+        announce(data: data, threads: pool.threads, resumed: resumed)
     }
 
     /// Trains to the end of `train.epochs` (or until early stopping ends it), or until

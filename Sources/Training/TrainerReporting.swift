@@ -11,7 +11,7 @@ extension Trainer {
         let hosts = communicator.allGather(string: communicator.hostname)
         guard let log else { return }
         let t = config.train, local = t.batchSize / communicator.size
-        log.say("trainer: \(communicator.size) rank(s) on \(Trainer.describeHosts(hosts)), \(threads) BLAS thread(s) per rank")
+        log.say("trainer: \(communicator.size) rank(s) on \(Trainer.describeHosts(hosts)), \(threads) thread(s) per rank")
         log.say(config.effectiveDescription)
         for w in config.warnings { printError("trainer: warning: \(w)") }
         log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path) (source: \(data.train.source ?? "unknown")): \(data.trainCount) train / \(data.evalCount) \(evalName) images \(Shape.format(model.inputShape)), \(model.numClasses) classes")

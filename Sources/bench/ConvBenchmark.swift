@@ -23,6 +23,10 @@ enum ConvBenchmark {
         Layer(label: "3x3 32->32 @16x16", cin: 32, cout: 32, size: 16, kernel: 3, stride: 1, padding: 1),
         Layer(label: "3x3 64->64 @8x8", cin: 64, cout: 64, size: 8, kernel: 3, stride: 1, padding: 1),
         Layer(label: "3x3 128->128 @4x4", cin: 128, cout: 128, size: 4, kernel: 3, stride: 1, padding: 1),
+        Layer(label: "3x3 64->64 @32x32", cin: 64, cout: 64, size: 32, kernel: 3, stride: 1, padding: 1),
+        Layer(label: "3x3 256->256 @8x8", cin: 256, cout: 256, size: 8, kernel: 3, stride: 1, padding: 1),
+        Layer(label: "3x3 512->512 @4x4", cin: 512, cout: 512, size: 4, kernel: 3, stride: 1, padding: 1),
+        Layer(label: "3x3 48->12 @16x16 (DenseNet)", cin: 48, cout: 12, size: 16, kernel: 3, stride: 1, padding: 1),
         Layer(label: "3x3 s2 16->32 @32x32", cin: 16, cout: 32, size: 32, kernel: 3, stride: 2, padding: 1),
         Layer(label: "1x1 64->64 @8x8", cin: 64, cout: 64, size: 8, kernel: 1, stride: 1, padding: 0),
         Layer(label: "3x3 3->16 @32x32 (CNN first)", cin: 3, cout: 16, size: 32, kernel: 3, stride: 1, padding: 1),
@@ -38,6 +42,8 @@ enum ConvBenchmark {
         /// Thread CPU time instead of wall time: robust when other processes share the cores
         /// (with one BLAS thread all the work runs on the calling thread).
         var cpuClock = false
+        var algorithm = ConvAlgorithm.auto
+        var winogradTile: Int?
     }
 
     static let help = """
@@ -46,7 +52,7 @@ enum ConvBenchmark {
                                   [--only TEXT]
                                   [--clock wall|cpu]
           --batch N          images per step (default 128)
-          --threads N        OpenBLAS threads (default 1; the floors assume 1)
+          --threads N        worker threads (and sgemm's BLAS threads; default 1; the floors assume 1)
           --reps N           timed steps per layer, at least; short layers repeat until 1 s
                              has been timed; the best step counts (default 10)
           --no-torch         skip the PyTorch comparison
@@ -57,6 +63,8 @@ enum ConvBenchmark {
           --only TEXT        measure only the layers whose label contains TEXT (no floor check)
           --clock cpu        time with the thread's CPU clock instead of wall time (both sides;
                              for machines shared with other work; valid for 1 thread only)
+          --algorithm A      auto (the plan), gemm, winograd or winograd_f4 (where it applies); floors assume gemm
+          --winograd-tile M  Winograd F(MxM, 3x3) with M = 2 or 4 where it tiles the map (tuning)
         """
 
     static func run(arguments: [String]) -> Int32 {
@@ -77,6 +85,7 @@ enum ConvBenchmark {
             case "--chunk-columns": o.chunkColumns = value("--chunk-columns")
             case "--max-workspace": o.maxWorkspace = value("--max-workspace")
             case "--direct-min-pixels": o.directMinPixels = value("--direct-min-pixels")
+            case "--winograd-tile": o.winogradTile = value("--winograd-tile")
             case "--only":
                 i += 1
                 guard i < arguments.count else { fail("trainer-bench conv: --only needs a label fragment") }
@@ -87,6 +96,12 @@ enum ConvBenchmark {
                     fail("trainer-bench conv: --clock takes wall or cpu")
                 }
                 o.cpuClock = arguments[i] == "cpu"
+            case "--algorithm":
+                i += 1
+                guard i < arguments.count, let a = ConvAlgorithm(rawValue: arguments[i]) else {
+                    fail("trainer-bench conv: --algorithm takes auto, gemm, winograd or winograd_f4")
+                }
+                o.algorithm = a
             case "--no-torch": o.torch = false
             case "--check": o.check = true
             case "--help", "-h": print(help); return 0
@@ -94,20 +109,27 @@ enum ConvBenchmark {
             }
             i += 1
         }
-        BLAS.threads = o.threads
         if o.cpuClock && o.threads != 1 { fail("trainer-bench conv: --clock cpu measures one thread; use it with --threads 1") }
         clock = o.cpuClock ? .threadCPU : .wall
+        torchThreads = o.threads
+        // sgemm is measured with BLAS threads; the layers run on the worker pool (BLAS single-threaded).
+        BLAS.threads = o.threads
+        var gemmRates = [sgemmRate(size: 512)]
+        pool = WorkerPool(threads: o.threads)
 
         // The sgemm reference is measured again after every layer and the best rate kept, so a
         // burst of other work on the machine cannot make the percentages look better.
-        var gemm = sgemmRate(size: 512)
+        var gemm = gemmRates[0]
 
         let layers = o.only.map { part in ConvBenchmark.layers.filter { $0.label.contains(part) } } ?? ConvBenchmark.layers
         var ours: [(seconds: Double, flops: Double)] = []
         for layer in layers {
             ours.append(measure(layer, o))
-            gemm = max(gemm, sgemmRate(size: 512))
+            BLAS.threads = o.threads
+            gemmRates.append(sgemmRate(size: 512))
+            BLAS.threads = pool.threads > 1 ? 1 : o.threads
         }
+        gemm = gemmRates.max()!
         print(String(format: "cblas_sgemm M=N=K=512, %d thread(s): %.1f GFLOP/s (best of %d measurements in this run)",
                      o.threads, gemm, layers.count + 1))
         print("conv2d forward+backward (input gradient included), batch \(o.batch), \(o.threads) thread(s), "
@@ -182,7 +204,10 @@ enum ConvBenchmark {
         if let v = o.chunkColumns { conv.chunkColumns = v }
         if let v = o.maxWorkspace { conv.maxWorkspace = v }
         if let v = o.directMinPixels { conv.directMinPixels = v }
+        conv.algorithm = o.algorithm
+        conv.winogradTileOverride = o.winogradTile
         let ctx = ForwardContext(training: true)
+        ctx.pool = pool
         let x = randomTensor([o.batch, l.cin, l.size, l.size], seed: 3)
         let gy = randomTensor([o.batch] + conv.outputShape, seed: 4)
         func step() {
@@ -245,7 +270,7 @@ enum ConvBenchmark {
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3"] + args
         var env = ProcessInfo.processInfo.environment
-        let t = String(BLAS.threads)
+        let t = String(torchThreads)
         env["OMP_NUM_THREADS"] = t; env["MKL_NUM_THREADS"] = t; env["OPENBLAS_NUM_THREADS"] = t
         p.environment = env
         let out = Pipe()
@@ -261,6 +286,9 @@ enum ConvBenchmark {
 
     enum Clock { case wall, threadCPU }
     nonisolated(unsafe) static var clock = Clock.wall
+    /// The run's thread count: the worker pool of our layers, torch.set_num_threads of PyTorch's.
+    nonisolated(unsafe) static var torchThreads = 1
+    nonisolated(unsafe) static var pool = WorkerPool.serial
 
     static func seconds(_ body: () -> Void) -> Double {
         let id = clock == .wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID

@@ -16,16 +16,22 @@ enum ModelBenchmark {
         var models = ["cifar_cnn", "resnet20", "densenet_bc_100_k12", "resnet18_cifar_stem"]
         var torch = true
         var cpuClock = false
+        var profile = false
+        var algorithm = ConvAlgorithm.auto
     }
 
     static let help = """
         usage: trainer-bench models [--batch N] [--threads N] [--steps N] [--models a,b,...] [--no-torch] [--clock wall|cpu]
+                                    [--algorithm auto|gemm|winograd|winograd_f4] [--profile]
           --batch N      images per step (default 128)
-          --threads N    OpenBLAS threads, and torch.set_num_threads (default 1)
+          --threads N    worker threads (train.threads), and torch.set_num_threads (default 1)
+          --algorithm A  convolution algorithm (model.conv_algorithm: auto, gemm, winograd, winograd_f4; default auto)
           --steps N      timed steps per model after one warm-up step; the median counts (default 5)
           --models LIST  comma-separated presets (default cifar_cnn,resnet20,densenet_bc_100_k12,resnet18_cifar_stem)
           --no-torch     skip the PyTorch comparison
           --clock cpu    thread CPU time instead of wall time (1 thread; for machines shared with other work)
+          --profile      also per layer: forward and backward ms, GFLOP/s and share of the step;
+                         page faults per step and peak RSS
         """
 
     static func run(arguments: [String]) -> Int32 {
@@ -40,6 +46,10 @@ enum ModelBenchmark {
             case "--steps": guard let v = next().flatMap(Int.init), v > 0 else { return usage("--steps needs a positive integer") }; o.steps = v
             case "--models": guard let v = next() else { return usage("--models needs a list") }; o.models = v.split(separator: ",").map(String.init)
             case "--no-torch": o.torch = false
+            case "--profile": o.profile = true
+            case "--algorithm":
+                guard let v = next().flatMap(ConvAlgorithm.init(rawValue:)) else { return usage("--algorithm takes auto, gemm, winograd or winograd_f4") }
+                o.algorithm = v
             case "--clock":
                 switch next() {
                 case "cpu": o.cpuClock = true
@@ -52,11 +62,13 @@ enum ModelBenchmark {
             i += 1
         }
         if o.cpuClock && o.threads != 1 { return usage("--clock cpu measures one thread; use it with --threads 1") }
-        BLAS.threads = o.threads
+        BLAS.threads = 1
+        ConvBenchmark.pool = WorkerPool(threads: o.threads)
+        ConvBenchmark.torchThreads = o.threads
         ConvBenchmark.clock = o.cpuClock ? .threadCPU : .wall
 
         let torch = o.torch ? torchRates(o) : nil
-        print("training step (forward + cross-entropy + backward + SGD momentum), batch \(o.batch), \(o.threads) thread(s), 3x32x32 input, median of \(o.steps) steps, \(o.cpuClock ? "thread CPU time" : "wall time")")
+        print("training step (forward + cross-entropy + backward + SGD momentum), batch \(o.batch), \(o.threads) thread(s), conv \(o.algorithm.rawValue), 3x32x32 input, median of \(o.steps) steps, \(o.cpuClock ? "thread CPU time" : "wall time")")
         print("model                      ms/step    img/s   torch img/s   ours/torch")
         print(String(repeating: "-", count: 72))
         for name in o.models {
@@ -70,6 +82,7 @@ enum ModelBenchmark {
                     line += "             -"
                 }
                 print(line)
+                if o.profile { try ModelProfile.report(name, o, oursSeconds: seconds, torchRate: torch?[name]) }
                 fflush(nil)
             } catch {
                 print("\(name): \(error)")
@@ -82,23 +95,9 @@ enum ModelBenchmark {
 
     /// Median seconds of one training step of preset `name`.
     static func measure(_ name: String, _ o: Options) throws -> Double {
-        let model = try ModelZoo.build(name: name, numClasses: 10, inChannels: 3, inputShape: [3, 32, 32], seed: 1)
-        var rng = Philox(seed: 2)
-        let x = Tensor(shape: [o.batch, 3, 32, 32], values: (0..<(o.batch * 3 * 32 * 32)).map { _ in rng.normal() })
-        let labels = (0..<o.batch).map { _ in Int32(rng.below(10)) }
-        let ctx = ForwardContext(training: true, seed: 1, sampleIndices: Array(0..<o.batch))
-        let loss = CrossEntropyLoss()
-        let sgd = SGD(momentum: 0.9, nesterov: false, weightDecay: 5e-4, dampening: 0)
-        sgd.prepare(for: model.store)
-        func step() {
-            model.store.zeroGrads()
-            let logits = model.forward(x, ctx)
-            labels.withUnsafeBufferPointer { _ = loss.forward(logits, labels: $0) }
-            model.backward(loss.backward(), ctx)
-            sgd.step(store: model.store, lr: 0.01)
-        }
-        step()  // sizes every buffer
-        var times = (0..<o.steps).map { _ in ConvBenchmark.seconds(step) }
+        let work = try Workload(name, batch: o.batch, algorithm: o.algorithm)
+        work.step()  // sizes every buffer
+        var times = (0..<o.steps).map { _ in ConvBenchmark.seconds(work.step) }
         times.sort()
         return times[times.count / 2]
     }

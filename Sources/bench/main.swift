@@ -1,5 +1,8 @@
 // trainer-bench: performance measurements, one subcommand each (kept a tiny dispatcher).
 import Foundation
+import TensorCore
+
+BLAS.reexecWithBetterCoreType()
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {

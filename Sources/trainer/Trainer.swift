@@ -1,4 +1,5 @@
 import ArgumentParser
+import TensorCore
 
 /// `trainer`: the command line. Each subcommand lives in its own file and only parses
 /// arguments; the work is done by the Training target.
@@ -19,4 +20,10 @@ struct TrainerCommand: ParsableCommand {
         version: trainerVersion,
         subcommands: [Train.self, Summary.self, Evaluate.self, Predict.self, FoldBN.self, DataCommand.self],
         defaultSubcommand: Train.self)
+
+    /// Restarts once with OpenBLAS's fast kernels when it did not recognise the CPU (before MPI_Init).
+    static func main() {
+        BLAS.reexecWithBetterCoreType()
+        main(nil)
+    }
 }

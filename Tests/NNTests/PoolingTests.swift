@@ -44,4 +44,25 @@ final class PoolingTests: XCTestCase {
         let gx = pool.backward(Tensor(shape: y.shape, repeating: 1), ForwardContext())
         XCTAssertEqual(Double(gx.array.reduce(0, +)), Double(y.count), "every output routes its gradient to one input")
     }
+
+    /// The unrolled 2x2/2 max-pool picks the same value and position as the generic window loop,
+    /// on odd sizes, ties (first maximum wins), infinities and NaN (first NaN wins).
+    func testMaxPool2x2FastPathMatchesGenericWindows() throws {
+        let (h, w) = (7, 9)
+        var rng = Philox(seed: 11)
+        let specials: [Float] = [.nan, .infinity, -.infinity, 0.5, 0.5]
+        var plane = (0..<(h * w)).map { _ in Float(Int(rng.below(4))) * 0.5 }   // many ties
+        for i in stride(from: 3, to: plane.count, by: 7) { plane[i] = specials[(i / 7) % specials.count] }
+        let g = try PoolGeometry(kind: "maxpool2d", name: "", inputShape: [1, h, w], kernel: 2, stride: 2, padding: 0)
+        let count = g.outHeight * g.outWidth
+        var fast = [Float](repeating: 0, count: count), generic = fast
+        var fastAt = [Int32](repeating: 0, count: count), genericAt = fastAt
+        plane.withUnsafeMutableBufferPointer { src in
+            MaxPool2d.forward2x2(src.baseAddress!, width: w, into: &fast, &fastAt, outHeight: g.outHeight, outWidth: g.outWidth)
+            MaxPool2d.forwardPlane(src.baseAddress!, g, into: &generic, &genericAt)
+        }
+        XCTAssertEqual(fastAt, genericAt)
+        XCTAssertEqual(fast.map(\.bitPattern), generic.map(\.bitPattern))
+        XCTAssertTrue(fast.contains { $0.isNaN }, "the case includes a NaN window")
+    }
 }

@@ -1,0 +1,43 @@
+import TensorCore
+
+/// How a convolution is computed; every algorithm gives the same numbers within float32 error.
+public enum ConvAlgorithm: String, CaseIterable, Sendable {
+    /// The plan's choice per layer (`ConvPlan`).
+    case auto
+    /// im2col + GEMM (any kernel, stride, padding, groups).
+    case gemm
+    /// Winograd F(2×2, 3×3) wherever it applies (3×3, stride 1, padding 1, groups 1, even maps);
+    /// other layers use GEMM.
+    case winograd
+    /// Winograd F(4×4, 3×3) where 4 divides the map (else F(2×2)): faster, but with about 7× the
+    /// float32 error of F(2×2) (≈ 1e-6 – 3e-6 relative per layer, see WinogradErrorTests), which
+    /// flips near-zero ReLU inputs often enough that ResNet-20's three-step fixture misses the
+    /// 1e-3 gradient tolerance. Opt-in only.
+    case winogradF4 = "winograd_f4"
+}
+
+/// The per-layer choice between im2col + GEMM and Winograd, made once when the layer is built
+/// (its input shape is fixed then). A heuristic rather than a timed trial, so every run and
+/// every rank picks the same algorithm and a run's bits do not depend on the machine's load;
+/// the thresholds come from `trainer-bench conv` on the project's reference machine.
+public enum ConvPlan {
+    /// The Winograd tile m for `conv`, or nil for GEMM.
+    static func winogradTile(_ conv: Conv2d, requested: ConvAlgorithm) -> Int? {
+        let g = conv.geometry
+        guard requested != .gemm, g.kernel == 3, g.stride == 1, g.padding == 1, conv.groups == 1,
+              Winograd.applies(m: 2, height: g.height, width: g.width) else { return nil }
+        switch requested {
+        case .winogradF4: return Winograd.applies(m: 4, height: g.height, width: g.width) ? 4 : 2
+        case .winograd: return 2
+        default: return pays(inChannels: conv.inChannels, outChannels: conv.outChannels) ? 2 : nil
+        }
+    }
+
+    /// Whether Winograd F(2×2) beats GEMM for these channel counts. Measured (1 thread, batch
+    /// 128, forward + both gradients, `trainer-bench conv --algorithm gemm|winograd`): faster from
+    /// 16 input channels on (DenseNet's 48→12 included), slower on a 3-channel first layer
+    /// (3-deep products starve the GEMMs).
+    static func pays(inChannels c: Int, outChannels k: Int) -> Bool {
+        c >= 16 && k >= 8
+    }
+}
