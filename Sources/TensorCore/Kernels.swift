@@ -140,20 +140,21 @@ extension Kernels {
         var i = 0
         while i + 8 <= n {
             var v = load(a, i) + load(b, i)
-            v.replace(with: zero, where: v .< zero)
+            v.replace(with: zero, where: .!(v .> zero))
             store(v, out, i); i += 8
         }
         while i < n { let v = a[i] + b[i]; out[i] = v > 0 ? v : 0; i += 1 }
     }
 
-    /// out = max(x, 0) over n floats (`out` may be `x`).
+    /// out = max(x, 0) over n floats (`out` may be `x`). Every ReLU here, vector lanes and
+    /// scalar tail alike, keeps x only where x > 0: a NaN becomes 0, wherever it sits.
     @inlinable
     public static func relu(_ n: Int, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let zero = SIMD8<Float>()
         var i = 0
         while i + 8 <= n {
             var v = load(x, i)
-            v.replace(with: zero, where: v .< zero)
+            v.replace(with: zero, where: .!(v .> zero))
             store(v, out, i); i += 8
         }
         while i < n { out[i] = x[i] > 0 ? x[i] : 0; i += 1 }
@@ -166,7 +167,7 @@ extension Kernels {
         var i = 0
         while i + 8 <= n {
             var v = load(g, i)
-            v.replace(with: zero, where: load(y, i) .<= zero)
+            v.replace(with: zero, where: .!(load(y, i) .> zero))
             store(v, out, i); i += 8
         }
         while i < n { out[i] = y[i] > 0 ? g[i] : 0; i += 1 }
@@ -186,7 +187,7 @@ extension Kernels {
         var j = 0
         while j + 8 <= n {
             var v = (load(src, j) - m) * sc + sh
-            if relu { v.replace(with: zero, where: v .< zero) }
+            if relu { v.replace(with: zero, where: .!(v .> zero)) }
             store(v, dst, j); j += 8
         }
         while j < n {
@@ -208,7 +209,7 @@ extension Kernels {
             var s = SIMD8<Float>(), q = SIMD8<Float>(), ts: Float = 0, tq: Float = 0
             while j + 8 <= end {
                 var gv = load(g, j)
-                if relu { gv.replace(with: zero, where: load(y, j) .<= zero) }
+                if relu { gv.replace(with: zero, where: .!(load(y, j) .> zero)) }
                 s += gv; q += gv * (load(x, j) - m); j += 8
             }
             while j < end {
@@ -232,7 +233,7 @@ extension Kernels {
         var j = 0
         while j + 8 <= n {
             var gv = load(g, j)
-            if relu { gv.replace(with: zero, where: load(y, j) .<= zero) }
+            if relu { gv.replace(with: zero, where: .!(load(y, j) .> zero)) }
             var v = av * gv + bv * (load(x, j) - m) + dv
             if accumulate { v += load(dst, j) }
             store(v, dst, j); j += 8

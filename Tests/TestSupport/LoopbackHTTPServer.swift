@@ -83,7 +83,7 @@ public func runTool(_ arguments: [String], directory: String? = nil) throws -> S
     p.waitUntilExit()
     guard p.terminationStatus == 0 else {
         throw NSError(domain: "runTool", code: Int(p.terminationStatus),
-                      userInfo: [NSLocalizedDescriptionKey: "\(arguments.joined(separator: " ")): \(errText)"])
+                      userInfo: [NSLocalizedDescriptionKey: "\(arguments.joined(separator: " ")) exited \(p.terminationStatus): \(errText)\(String(decoding: data, as: UTF8.self))"])
     }
     return String(decoding: data, as: UTF8.self)
 }
