@@ -32,17 +32,7 @@ public enum Prediction {
                            output: String, batch: Int = 128) throws -> Report {
         let config = try RunConfig.load(path: configPath, overrides: overrides)
         let f = try HDF5File.open(input)
-        guard f.isDataset("images") else { throw TrainingError("\(input): /images: not found (expected uint8 (N, H, W, C) or float32 (N, C, H, W))") }
-        let type = try f.storedType("images"), shape = try f.shape("images")
-        guard shape.count == 4, shape.allSatisfy({ $0 > 0 }) else {
-            throw TrainingError("\(input): /images: shape \(Shape.format(shape)), expected 4 dimensions (N, H, W, C) or (N, C, H, W)")
-        }
-        let raw = type == .uint8
-        guard raw || type.kind == .float else {
-            throw TrainingError("\(input): /images: \(type), expected uint8 (N, H, W, C) or float32 (N, C, H, W)")
-        }
-        let n = shape[0]
-        let imageShape = raw ? [shape[3], shape[1], shape[2]] : Array(shape.dropFirst())
+        let (raw, n, imageShape) = try inputLayout(f, input: input)
         let c = try CheckpointFile.read(checkpoint)
         let model = try loadModel(config: config, checkpoint: c, path: checkpoint, imageShape: imageShape)
 
@@ -82,14 +72,34 @@ public enum Prediction {
         }
         try f.close()
 
-        let out = try HDF5File.create(output)
-        try out.write("logits", logits, shape: [n, k])
-        try out.setAttribute("checkpoint", checkpoint)
-        try out.setAttribute("step", c.metadata.step)
-        try out.setAttribute("normalisation", normalisation)
-        try out.close()
+        try write(logits, shape: [n, k], to: output, checkpoint: checkpoint, step: c.metadata.step, normalisation: normalisation)
         return Report(output: output, images: n, classes: k, step: c.metadata.step,
                       folded: c.metadata.extraInts["folded_bn"] == 1, normalisation: normalisation)
+    }
+
+    /// The input file's /images, checked: (uint8 NHWC?, image count, per-image (C, H, W)).
+    private static func inputLayout(_ f: HDF5File, input: String) throws -> (raw: Bool, count: Int, imageShape: [Int]) {
+        guard f.isDataset("images") else { throw TrainingError("\(input): /images: not found (expected uint8 (N, H, W, C) or float32 (N, C, H, W))") }
+        let type = try f.storedType("images"), shape = try f.shape("images")
+        guard shape.count == 4, shape.allSatisfy({ $0 > 0 }) else {
+            throw TrainingError("\(input): /images: shape \(Shape.format(shape)), expected 4 dimensions (N, H, W, C) or (N, C, H, W)")
+        }
+        let raw = type == .uint8
+        guard raw || type.kind == .float else {
+            throw TrainingError("\(input): /images: \(type), expected uint8 (N, H, W, C) or float32 (N, C, H, W)")
+        }
+        return (raw, shape[0], raw ? [shape[3], shape[1], shape[2]] : Array(shape.dropFirst()))
+    }
+
+    /// The output file: /logits (N, K) and where they came from.
+    private static func write(_ logits: [Float], shape: [Int], to output: String, checkpoint: String, step: Int,
+                              normalisation: String) throws {
+        let out = try HDF5File.create(output)
+        try out.write("logits", logits, shape: shape)
+        try out.setAttribute("checkpoint", checkpoint)
+        try out.setAttribute("step", step)
+        try out.setAttribute("normalisation", normalisation)
+        try out.close()
     }
 
     /// The config's model at `imageShape`, holding the checkpoint's state: built, folded first

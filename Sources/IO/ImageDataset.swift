@@ -47,6 +47,36 @@ public final class ImageDataset {
         self.split = split
         self.residency = residency
         let f = try HDF5File.open(path)
+        let (ik, lk, ishape) = try Self.checkedLayout(f, path: path, split: split)
+        count = ishape[0]; height = ishape[1]; width = ishape[2]; channels = ishape[3]
+
+        classNames = f.hasAttribute("classes") ? try f.stringsAttribute("classes") : nil
+        mean = f.hasAttribute("mean") ? try f.doublesAttribute("mean") : nil
+        std = f.hasAttribute("std") ? try f.doublesAttribute("std") : nil
+        source = f.hasAttribute(DatasetFile.sourceAttribute) ? try f.stringAttribute(DatasetFile.sourceAttribute) : nil
+        try Self.checkNormalisation(mean: mean, std: std, channels: channels, path: path, images: ik)
+
+        let raw = try f.readInt64s(lk)
+        let k = numClasses ?? classNames?.count ?? (Int(raw.max() ?? 0) + 1)
+        guard k > 0 else { throw IOError(file: path, key: lk, "num_classes \(k) must be > 0") }
+        if let bad = raw.firstIndex(where: { $0 < 0 || $0 >= Int64(k) }) {
+            let source = numClasses != nil ? "num_classes" : classNames != nil ? "the classes attribute" : "negative label"
+            throw IOError(file: path, key: lk, "label \(raw[bad]) at index \(bad) out of range 0..<\(k) (\(source))")
+        }
+        self.numClasses = k
+        labels = raw.map { Int32($0) }
+
+        switch residency {
+        case .memory:
+            pixels = try f.readUInt8s(ik)
+            file = nil
+        case .file:
+            file = f
+        }
+    }
+
+    /// The split's datasets, checked against the layout: (images key, labels key, (N, H, W, C)).
+    private static func checkedLayout(_ f: HDF5File, path: String, split: String) throws -> (String, String, [Int]) {
         let g = "/" + split
         guard f.contains(g) else {
             let have = (try? f.keys().filter { f.isGroup($0) }) ?? []
@@ -72,12 +102,11 @@ public final class ImageDataset {
         guard ishape[1] > 0, ishape[2] > 0, ishape[3] > 0 else {
             throw IOError(file: path, key: ik, "shape \(Shape.format(ishape)) has an empty image dimension")
         }
-        count = ishape[0]; height = ishape[1]; width = ishape[2]; channels = ishape[3]
+        return (ik, lk, ishape)
+    }
 
-        classNames = f.hasAttribute("classes") ? try f.stringsAttribute("classes") : nil
-        mean = f.hasAttribute("mean") ? try f.doublesAttribute("mean") : nil
-        std = f.hasAttribute("std") ? try f.doublesAttribute("std") : nil
-        source = f.hasAttribute(DatasetFile.sourceAttribute) ? try f.stringAttribute(DatasetFile.sourceAttribute) : nil
+    /// The file's mean and std attributes: one value per channel, std positive.
+    private static func checkNormalisation(mean: [Double]?, std: [Double]?, channels: Int, path: String, images ik: String) throws {
         for (name, v) in [("mean", mean), ("std", std)] {
             if let v, v.count != channels {
                 throw IOError(file: path, key: "@" + name, "has \(v.count) values, expected \(channels) (one per channel of \(ik))")
@@ -85,24 +114,6 @@ public final class ImageDataset {
         }
         if let s = std, let bad = s.firstIndex(where: { !($0 > 0) }) {
             throw IOError(file: path, key: "@std", "value \(s[bad]) at channel \(bad) must be > 0")
-        }
-
-        let raw = try f.readInt64s(lk)
-        let k = numClasses ?? classNames?.count ?? (Int(raw.max() ?? 0) + 1)
-        guard k > 0 else { throw IOError(file: path, key: lk, "num_classes \(k) must be > 0") }
-        if let bad = raw.firstIndex(where: { $0 < 0 || $0 >= Int64(k) }) {
-            let source = numClasses != nil ? "num_classes" : classNames != nil ? "the classes attribute" : "negative label"
-            throw IOError(file: path, key: lk, "label \(raw[bad]) at index \(bad) out of range 0..<\(k) (\(source))")
-        }
-        self.numClasses = k
-        labels = raw.map { Int32($0) }
-
-        switch residency {
-        case .memory:
-            pixels = try f.readUInt8s(ik)
-            file = nil
-        case .file:
-            file = f
         }
     }
 

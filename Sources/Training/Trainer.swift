@@ -23,6 +23,8 @@ public final class Trainer {
     let log: MetricsLog?
     /// "val" or "test": the split evaluated every epoch.
     let evalName: String
+    /// This rank's share of the global batch (`train.batch_size` ÷ ranks), derived once.
+    let localBatch: Int
     public private(set) var cursor: TrainingCursor
     var history: EvaluationHistory
 
@@ -42,9 +44,7 @@ public final class Trainer {
         comm.collectiveTimeout = config.train.collectiveTimeout
 
         let t = config.train
-        guard t.batchSize % (comm.size * t.accumulate) == 0 else {
-            throw CollectiveStop("\(config.file): train.batch_size \(t.batchSize) is not divisible by \(comm.size) rank(s) × train.accumulate \(t.accumulate)")
-        }
+        localBatch = try Trainer.localBatch(config, comm)
         // The data: trained samples and the split evaluated each epoch; then the model, rank 0's on every rank.
         let data = try TrainingData.open(config, comm)
         let train = data.train
@@ -66,9 +66,8 @@ public final class Trainer {
         let (mean, std) = Trainer.normalisation(config.data, train)
         let augmentation = Augmentation(cropPadding: config.data.augment.cropPadding, flip: config.data.augment.flip,
                                         mean: mean, std: std)
-        let local = t.batchSize / comm.size
-        trainLoader = BatchLoader(dataset: train, augmentation: augmentation, maxBatch: local / t.accumulate)
-        let evalBatch = Swift.max(local, 64)
+        trainLoader = BatchLoader(dataset: train, augmentation: augmentation, maxBatch: localBatch / t.accumulate)
+        let evalBatch = Swift.max(localBatch, 64)
         evaluator = Evaluator(model: model, loader: BatchLoader(dataset: data.eval, augmentation: augmentation, maxBatch: evalBatch),
                               communicator: comm, batch: evalBatch, samples: data.evalSamples)
         runner.context.pool = pool
@@ -82,13 +81,9 @@ public final class Trainer {
         try Trainer.checkOutputFolders(config, comm)
         let resumed = try checkpoints.resume(model: model, optimizer: optimizer, runner: runner, cursor: &cursor, history: &history)
         try runDirectory.writeConfig(config, comm)
-        let resumeStep = resumed ? cursor.globalStep : nil
         // A run with nothing left to do (rerun after it finished) adds no event file.
         let complete = resumed && (cursor.globalStep >= t.epochs * sampler.stepsPerEpoch || Trainer.earlyStopReached(config, history))
-        log = try comm.agree("opening the metrics log") {
-            comm.isRoot ? try MetricsLog(directory: config.log.dir, resumeStep: resumeStep, printsProgress: config.log.progress,
-                                         tensorboard: config.log.tensorboard && !complete, host: comm.hostname) : nil
-        }
+        log = try Trainer.openLog(config, comm, resumeStep: resumed ? cursor.globalStep : nil, events: !complete)
 
         announce(data: data, threads: pool.threads, resumed: resumed)
     }
@@ -148,6 +143,23 @@ public final class Trainer {
         }
         summarize()
         return true
+    }
+
+    /// This rank's share of the global batch, which must split evenly over the ranks and micro-batches.
+    private static func localBatch(_ config: RunConfig, _ comm: Communicator) throws -> Int {
+        let t = config.train
+        guard t.batchSize % (comm.size * t.accumulate) == 0 else {
+            throw CollectiveStop("\(config.file): train.batch_size \(t.batchSize) is not divisible by \(comm.size) rank(s) × train.accumulate \(t.accumulate)")
+        }
+        return t.batchSize / comm.size
+    }
+
+    /// Rank 0's metrics files (continuing after `resumeStep`), and its TensorBoard events unless `events` is false.
+    private static func openLog(_ config: RunConfig, _ comm: Communicator, resumeStep: Int?, events: Bool) throws -> MetricsLog? {
+        try comm.agree("opening the metrics log") {
+            comm.isRoot ? try MetricsLog(directory: config.log.dir, resumeStep: resumeStep, printsProgress: config.log.progress,
+                                         tensorboard: config.log.tensorboard && events, host: comm.hostname) : nil
+        }
     }
 
     /// The model of the config at the data's image shape, on every rank; errors name the config.

@@ -10,14 +10,14 @@ extension Trainer {
     func announce(data: TrainingData, threads: Int, resumed: Bool) {
         let hosts = communicator.allGather(string: communicator.hostname)
         guard let log else { return }
-        let t = config.train, local = t.batchSize / communicator.size
+        let t = config.train
         log.say("trainer: \(communicator.size) rank(s) on \(Trainer.describeHosts(hosts)), \(threads) thread(s) per rank")
         log.say(config.effectiveDescription)
         for w in config.warnings { printError("trainer: warning: \(w)") }
         log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path) (source: \(data.train.source ?? "unknown")): \(data.trainCount) train / \(data.evalCount) \(evalName) images \(Shape.format(model.inputShape)), \(model.numClasses) classes")
         log.say(data.validationNote.map { "validation: \($0); /test is left for trainer eval" }
                 ?? "validation: none (set data.val_split or add /val to the file); evaluating /test every epoch")
-        log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(local) per rank); \(t.epochs) epoch\(t.epochs == 1 ? "" : "s")")
+        log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(localBatch) per rank); \(t.epochs) epoch\(t.epochs == 1 ? "" : "s")")
         if resumed { log.say("resumed at epoch \(cursor.epoch), step \(cursor.globalStep), \(cursor.samplesSeen) samples seen") }
     }
 
