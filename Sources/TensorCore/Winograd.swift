@@ -135,7 +135,7 @@ public final class Winograd {
                     for r in 0..<h { (dst + r * pw).update(from: src + r * w, count: w) }
                 }
                 for p0 in stride(from: 0, to: tiles, by: 8) {
-                    let o = laneOffsets(p0, tiles: tiles) { i, tr, tc in i * plane + tr * m * pw + tc * m }
+                    let o = laneOffsets(p0, tiles: tiles, imageStride: plane, pitch: pw)
                     for r in 0..<a {
                         for j in 0..<a { d[r * a + j] = Winograd.gather(UnsafePointer(pad) + (r * pw + j), o) }
                     }
@@ -181,7 +181,7 @@ public final class Winograd {
                     base = UnsafePointer(pad)
                 }
                 for p0 in Swift.stride(from: 0, to: tiles, by: 8) {
-                    let o = laneOffsets(p0, tiles: tiles) { i, tr, tc in i * stride + tr * m * pitch + tc * m }
+                    let o = laneOffsets(p0, tiles: tiles, imageStride: stride, pitch: pitch)
                     for r in 0..<m {
                         for j in 0..<m { d[r * m + j] = Winograd.gather(base + (r * pitch + j), o) }
                     }
@@ -220,11 +220,12 @@ public final class Winograd {
                         src[xi] = UnsafeRawPointer(from + xi * channels * ld).loadUnaligned(as: SIMD8<Float>.self)
                     }
                     T.apply2D(src, tmp, out)
-                    let o = laneOffsets(p0, tiles: tiles) { i, tr, tc in i * imageStride + tr * m * w + tc * m }
+                    let o = laneOffsets(p0, tiles: tiles, imageStride: imageStride, pitch: w)
                     for l in 0..<Swift.min(8, tiles - p0) {
-                        let dst = base + o[l], t = (p0 + l) % tilesPerImage
+                        let dst = base + o[l], t = exact ? 0 : (p0 + l) % tilesPerImage
                         // Rows and columns of the tile inside the map (all m unless it reaches past).
-                        let rows = Swift.min(m, height - t / tilesWide * m), cols = Swift.min(m, w - t % tilesWide * m)
+                        let rows = exact ? m : Swift.min(m, height - t / tilesWide * m)
+                        let cols = exact ? m : Swift.min(m, w - t % tilesWide * m)
                         for r in 0..<rows {
                             for j in 0..<cols { dst[r * w + j] = out[r * m + j][l] + b[l] }
                         }
@@ -253,14 +254,22 @@ public final class Winograd {
         }
     }
 
-    /// Offsets of the eight tiles p0..<p0+8 (past the end: the last tile) as `offset(image, tileRow, tileColumn)`.
+    /// Offsets of the eight tiles p0..<p0+8 (past the end: the last tile) in planes `pitch`
+    /// floats wide, images `imageStride` apart: one division per eight tiles, then counters.
     @inline(__always)
-    private func laneOffsets(_ p0: Int, tiles: Int, _ offset: (Int, Int, Int) -> Int) -> SIMD8<Int> {
+    private func laneOffsets(_ p0: Int, tiles: Int, imageStride: Int, pitch: Int) -> SIMD8<Int> {
         var o = SIMD8<Int>()
+        var i = p0 / tilesPerImage
+        let t = p0 - i * tilesPerImage
+        var tr = t / tilesWide, tc = t - tr * tilesWide
         for l in 0..<8 {
-            let p = Swift.min(p0 + l, tiles - 1)
-            let i = p / tilesPerImage, t = p % tilesPerImage
-            o[l] = offset(i, t / tilesWide, t % tilesWide)
+            o[l] = i * imageStride + (tr * pitch + tc) * m
+            guard p0 + l + 1 < tiles else { continue }
+            tc += 1
+            if tc == tilesWide {
+                tc = 0; tr += 1
+                if tr == tilesHigh { tr = 0; i += 1 }
+            }
         }
         return o
     }
