@@ -47,7 +47,7 @@ public final class Conv2d: Layer {
     private var winograd: WinogradConvolution?
     /// Winograd's output tile m of F(m×m, 3×3) in use, nil when the layer runs im2col + GEMM.
     public var winogradTile: Int? { winograd?.engine.m }
-    /// Forces Winograd's output tile (2 or 4) where it tiles the map, instead of the plan's (tuning, tests).
+    /// Forces Winograd's output tile (2 or 4) instead of the plan's, where Winograd runs (tuning, tests).
     public var winogradTileOverride: Int? { didSet { winograd = makePlan() } }
     /// Upper bound on one worker's Winograd workspace in floats (tests, tuning).
     public var winogradWorkspace: Int {
@@ -99,7 +99,7 @@ public final class Conv2d: Layer {
     /// The algorithm for this layer's shape, made once (the shape is fixed at build): see `ConvPlan`.
     private func makePlan() -> WinogradConvolution? {
         guard var m = ConvPlan.winogradTile(self, requested: algorithm) else { return nil }
-        if let t = winogradTileOverride, Winograd.applies(m: t, height: geometry.height, width: geometry.width) { m = t }
+        if let t = winogradTileOverride, t == 2 || t == 4 { m = t }
         return WinogradConvolution(m: m, inChannels: inChannels, outChannels: outChannels,
                                    height: geometry.height, width: geometry.width)
     }

@@ -6,10 +6,10 @@ public enum ConvAlgorithm: String, CaseIterable, Sendable {
     case auto
     /// im2col + GEMM (any kernel, stride, padding, groups).
     case gemm
-    /// Winograd F(2×2, 3×3) wherever it applies (3×3, stride 1, padding 1, groups 1, even maps);
-    /// other layers use GEMM.
+    /// Winograd F(2×2, 3×3) wherever it applies (3×3, stride 1, padding 1, groups 1); other
+    /// layers use GEMM.
     case winograd
-    /// Winograd F(4×4, 3×3) where 4 divides the map (else F(2×2)): faster, but with about 7× the
+    /// Winograd F(4×4, 3×3) where it applies: faster, but with about 7× the
     /// float32 error of F(2×2) (≈ 1e-6 – 3e-6 relative per layer, see WinogradErrorTests), which
     /// flips near-zero ReLU inputs often enough that ResNet-20's three-step fixture misses the
     /// 1e-3 gradient tolerance. Opt-in only.
@@ -24,10 +24,9 @@ public enum ConvPlan {
     /// The Winograd tile m for `conv`, or nil for GEMM.
     static func winogradTile(_ conv: Conv2d, requested: ConvAlgorithm) -> Int? {
         let g = conv.geometry
-        guard requested != .gemm, g.kernel == 3, g.stride == 1, g.padding == 1, conv.groups == 1,
-              Winograd.applies(m: 2, height: g.height, width: g.width) else { return nil }
+        guard requested != .gemm, g.kernel == 3, g.stride == 1, g.padding == 1, conv.groups == 1 else { return nil }
         switch requested {
-        case .winogradF4: return Winograd.applies(m: 4, height: g.height, width: g.width) ? 4 : 2
+        case .winogradF4: return 4
         case .winograd: return 2
         default: return pays(inChannels: conv.inChannels, outChannels: conv.outChannels) ? 2 : nil
         }

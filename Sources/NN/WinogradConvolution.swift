@@ -102,7 +102,7 @@ final class WinogradConvolution {
             e.transformInput(x + n0 * c * plane, images: b, imageStride: c * plane, channels: c,
                              into: ws.v, ld: ws.ld, pad: ws.pad)
             e.transformGradient(gy + n0 * k * plane, images: b, imageStride: k * plane, channels: k,
-                                into: ws.m, ld: ws.ld)
+                                into: ws.m, ld: ws.ld, pad: ws.pad)
             e.accumulateProducts(ws.m, outChannels: k, ws.v, inChannels: c, tiles: tiles, ld: ws.ld,
                                  into: partials.slot(worker))
         }

@@ -1,5 +1,4 @@
-/// Winograd F(m×m, 3×3) convolution of "same" 3×3 stride-1 maps (padding 1) whose height and
-/// width m divides, for one geometry: the tile transforms of a chunk of images and the α²
+/// Winograd F(m×m, 3×3) convolution of "same" 3×3 stride-1 maps (padding 1), for one geometry: the tile transforms of a chunk of images and the α²
 /// batched GEMMs between them (Lavin & Gray 2016; the matrices are listed with `WinogradTransform1D`).
 ///
 /// Layouts, with P the tiles of a chunk (image-major, then tile rows, then tile columns) and
@@ -12,31 +11,34 @@
 ///     ∂U (α², K, C)   Σ over tiles Z[ξ] · V[ξ]ᵀ, turned into ∂g by Gᵀ ∂U G
 ///
 /// Transforms run on eight tiles at once (SIMD8 lanes); tiles gathered past the end of a chunk
-/// repeat its last tile and are never stored.
+/// repeat its last tile and are never stored. When m does not divide the map, the last tile row
+/// and column reach past it: inputs read zeros there and outputs are clipped.
 public final class Winograd {
     public let m: Int, alpha: Int, height: Int, width: Int
     /// Tiles of one image: (H/m)·(W/m).
     public let tilesPerImage: Int
-    private let tilesWide: Int
-
-    /// True when F(m×m, 3×3) tiles an H×W map exactly.
-    public static func applies(m: Int, height: Int, width: Int) -> Bool {
-        (m == 2 || m == 4) && height % m == 0 && width % m == 0
-    }
+    private let tilesHigh: Int, tilesWide: Int
+    /// True when m divides the map: no tile reaches past it (no clipping, ∂y read in place).
+    private let exact: Bool
 
     public init(m: Int, height: Int, width: Int) {
-        precondition(Winograd.applies(m: m, height: height, width: width),
-                     "Winograd: F(\(m)x\(m), 3x3) does not tile a \(height)x\(width) map (m must be 2 or 4 and divide both)")
+        precondition((m == 2 || m == 4) && height > 0 && width > 0,
+                     "Winograd: F(\(m)x\(m), 3x3) on a \(height)x\(width) map: m must be 2 or 4")
         self.m = m; alpha = m + 2
         self.height = height; self.width = width
-        tilesWide = width / m
-        tilesPerImage = (height / m) * tilesWide
+        tilesHigh = (height + m - 1) / m; tilesWide = (width + m - 1) / m
+        tilesPerImage = tilesHigh * tilesWide
+        exact = height % m == 0 && width % m == 0
     }
+
+    /// Row stride and plane size of the zero-bordered copy of one input plane.
+    private var paddedWidth: Int { tilesWide * m + 2 }
+    private var paddedPlane: Int { (tilesHigh * m + 2) * paddedWidth }
 
     /// α², the number of GEMMs per pass.
     public var points: Int { alpha * alpha }
     /// Floats of the zero-bordered copy of one input channel of `images` images.
-    public func paddedCount(images: Int) -> Int { images * (height + 2) * (width + 2) }
+    public func paddedCount(images: Int) -> Int { images * paddedPlane }
     /// Row stride for a chunk of `tiles` tiles: a multiple of 8 (whole lane groups), nudged off
     /// multiples of 256 so the α² matrices do not share cache sets.
     public static func leadingDimension(tiles: Int) -> Int {
@@ -121,7 +123,7 @@ public final class Winograd {
     private func input<T: WinogradTransform1D>(_: T.Type, _ x: UnsafePointer<Float>, _ images: Int, _ imageStride: Int,
                                                _ channels: Int, _ v: UnsafeMutablePointer<Float>, _ ld: Int,
                                                _ pad: UnsafeMutablePointer<Float>) {
-        let a = T.nIn, h = height, w = width, pw = w + 2, plane = (h + 2) * pw, m = self.m
+        let a = T.nIn, h = height, w = width, pw = paddedWidth, plane = paddedPlane, m = self.m
         let tiles = images * tilesPerImage
         pad.update(repeating: 0, count: images * plane)
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 3 * a * a) { buf in
@@ -133,7 +135,7 @@ public final class Winograd {
                     for r in 0..<h { (dst + r * pw).update(from: src + r * w, count: w) }
                 }
                 for p0 in stride(from: 0, to: tiles, by: 8) {
-                    let o = laneOffsets(p0, tiles: tiles) { i, tr, tc in i * plane + tr * m * pw + tc * m }
+                    let o = laneOffsets(p0, tiles: tiles, imageStride: plane, pitch: pw)
                     for r in 0..<a {
                         for j in 0..<a { d[r * a + j] = Winograd.gather(UnsafePointer(pad) + (r * pw + j), o) }
                     }
@@ -148,27 +150,40 @@ public final class Winograd {
     }
 
     /// Z (α², K, ld) = A ∂y Aᵀ of the m×m tiles of `images` images of gy (image stride
-    /// `imageStride`, K planes of H×W).
+    /// `imageStride`, K planes of H×W). `pad`: `paddedCount(images:)` floats of scratch, used
+    /// when m does not divide the map (∂y is then read from a zero-extended copy).
     public func transformGradient(_ gy: UnsafePointer<Float>, images: Int, imageStride: Int, channels: Int,
-                                  into z: UnsafeMutablePointer<Float>, ld: Int) {
+                                  into z: UnsafeMutablePointer<Float>, ld: Int, pad: UnsafeMutablePointer<Float>) {
         if m == 2 {
-            gradient(GradientF2.self, gy, images, imageStride, channels, z, ld)
+            gradient(GradientF2.self, gy, images, imageStride, channels, z, ld, pad)
         } else {
-            gradient(GradientF4.self, gy, images, imageStride, channels, z, ld)
+            gradient(GradientF4.self, gy, images, imageStride, channels, z, ld, pad)
         }
     }
 
     private func gradient<T: WinogradTransform1D>(_: T.Type, _ gy: UnsafePointer<Float>, _ images: Int, _ imageStride: Int,
-                                                  _ channels: Int, _ z: UnsafeMutablePointer<Float>, _ ld: Int) {
+                                                  _ channels: Int, _ z: UnsafeMutablePointer<Float>, _ ld: Int,
+                                                  _ pad: UnsafeMutablePointer<Float>) {
         let m = T.nIn, a = T.nOut, w = width, tiles = images * tilesPerImage
+        // Exact tiling reads ∂y in place; otherwise each plane goes into a zero-extended copy.
+        let pitch = exact ? w : tilesWide * m, plane = tilesHigh * m * pitch
+        let stride = exact ? imageStride : plane
+        if !exact { pad.update(repeating: 0, count: images * plane) }
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: m * m + a * m + a * a) { buf in
             let d = buf.baseAddress!, tmp = d + m * m, out = tmp + a * m
             for ch in 0..<channels {
-                let base = gy + ch * height * w
-                for p0 in stride(from: 0, to: tiles, by: 8) {
-                    let o = laneOffsets(p0, tiles: tiles) { i, tr, tc in i * imageStride + tr * m * w + tc * m }
+                var base = gy + ch * height * w
+                if !exact {
+                    for i in 0..<images {
+                        let src = base + i * imageStride, dst = pad + i * plane
+                        for r in 0..<height { (dst + r * pitch).update(from: src + r * w, count: w) }
+                    }
+                    base = UnsafePointer(pad)
+                }
+                for p0 in Swift.stride(from: 0, to: tiles, by: 8) {
+                    let o = laneOffsets(p0, tiles: tiles, imageStride: stride, pitch: pitch)
                     for r in 0..<m {
-                        for j in 0..<m { d[r * m + j] = Winograd.gather(base + (r * w + j), o) }
+                        for j in 0..<m { d[r * m + j] = Winograd.gather(base + (r * pitch + j), o) }
                     }
                     T.apply2D(d, tmp, out)
                     let dst = z + ch * ld + p0
@@ -205,11 +220,14 @@ public final class Winograd {
                         src[xi] = UnsafeRawPointer(from + xi * channels * ld).loadUnaligned(as: SIMD8<Float>.self)
                     }
                     T.apply2D(src, tmp, out)
-                    let o = laneOffsets(p0, tiles: tiles) { i, tr, tc in i * imageStride + tr * m * w + tc * m }
+                    let o = laneOffsets(p0, tiles: tiles, imageStride: imageStride, pitch: w)
                     for l in 0..<Swift.min(8, tiles - p0) {
-                        let dst = base + o[l]
-                        for r in 0..<m {
-                            for j in 0..<m { dst[r * w + j] = out[r * m + j][l] + b[l] }
+                        let dst = base + o[l], t = exact ? 0 : (p0 + l) % tilesPerImage
+                        // Rows and columns of the tile inside the map (all m unless it reaches past).
+                        let rows = exact ? m : Swift.min(m, height - t / tilesWide * m)
+                        let cols = exact ? m : Swift.min(m, w - t % tilesWide * m)
+                        for r in 0..<rows {
+                            for j in 0..<cols { dst[r * w + j] = out[r * m + j][l] + b[l] }
                         }
                     }
                 }
@@ -236,14 +254,22 @@ public final class Winograd {
         }
     }
 
-    /// Offsets of the eight tiles p0..<p0+8 (past the end: the last tile) as `offset(image, tileRow, tileColumn)`.
+    /// Offsets of the eight tiles p0..<p0+8 (past the end: the last tile) in planes `pitch`
+    /// floats wide, images `imageStride` apart: one division per eight tiles, then counters.
     @inline(__always)
-    private func laneOffsets(_ p0: Int, tiles: Int, _ offset: (Int, Int, Int) -> Int) -> SIMD8<Int> {
+    private func laneOffsets(_ p0: Int, tiles: Int, imageStride: Int, pitch: Int) -> SIMD8<Int> {
         var o = SIMD8<Int>()
+        var i = p0 / tilesPerImage
+        let t = p0 - i * tilesPerImage
+        var tr = t / tilesWide, tc = t - tr * tilesWide
         for l in 0..<8 {
-            let p = Swift.min(p0 + l, tiles - 1)
-            let i = p / tilesPerImage, t = p % tilesPerImage
-            o[l] = offset(i, t / tilesWide, t % tilesWide)
+            o[l] = i * imageStride + (tr * pitch + tc) * m
+            guard p0 + l + 1 < tiles else { continue }
+            tc += 1
+            if tc == tilesWide {
+                tc = 0; tr += 1
+                if tr == tilesHigh { tr = 0; i += 1 }
+            }
         }
         return o
     }

@@ -135,7 +135,7 @@ struct OpCase {
     }
 
     /// Builds the layer, loads the case's parameters by name, runs forward on x and backward on gy.
-    func runLayer(training: Bool = true, _ build: (ParameterStore) throws -> Layer,
+    func runLayer(training: Bool = true, threads: Int = 1, _ build: (ParameterStore) throws -> Layer,
                   prepare: (ParameterStore) throws -> Void = { _ in },
                   inspect: (inout OpResults) throws -> Void = { _ in }) throws -> OpResults {
         let store = ParameterStore()
@@ -156,6 +156,7 @@ struct OpCase {
         try prepare(store)
         store.zeroGrads()
         let ctx = ForwardContext(training: training)
+        if threads > 1 { ctx.pool = WorkerPool(threads: threads) }
         let x = try tensor("x"), gy = try tensor("gy")
         let y = layer.forward(x, ctx)
         guard y.shape == (try shape("y")) else { throw OpCaseError("output \(Shape.format(y.shape)), PyTorch \(Shape.format(try shape("y")))") }
