@@ -73,6 +73,9 @@ public func runTool(_ arguments: [String], directory: String? = nil) throws -> S
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = arguments
+    // Without the MPI singleton's variables: a script that starts mpirun (Launch/train) fails
+    // silently after a test in this process has initialised MPI.
+    p.environment = ProcessLauncher.launchEnvironment()
     if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out

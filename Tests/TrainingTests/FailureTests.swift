@@ -395,6 +395,7 @@ struct Workspace {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", command]
+        p.environment = ProcessLauncher.launchEnvironment()
         let pipe = Pipe()
         p.standardOutput = pipe; p.standardError = pipe
         try p.run()
