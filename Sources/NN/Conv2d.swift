@@ -203,16 +203,22 @@ public final class Conv2d: Layer {
         return y
     }
 
+    /// im2col of group `grp` of b images side by side: (Cg·k², b·P) columns at stride `ws.ld`.
+    private func lowerGroup(_ grp: Int, of xs: UnsafePointer<Float>, images b: Int, into ws: Workspace) {
+        let g = geometry, p = g.outPixels, xImage = inChannels * g.inPixels
+        for i in 0..<b {
+            lowering.im2col(xs + i * xImage + grp * cg * g.inPixels, channels: cg, into: ws.col + i * p, ld: ws.ld)
+        }
+    }
+
     /// y (b, O, P) = bias + W · im2col(x) for a chunk of b images, group by group.
     private func forwardChunk(_ xs: UnsafePointer<Float>, images b: Int, _ ws: Workspace,
                               _ w: UnsafePointer<Float>, _ bv: UnsafePointer<Float>?, _ ys: UnsafeMutablePointer<Float>) {
-        let g = geometry, p = g.outPixels, cg = self.cg, og = self.og, kc = self.kc
-        let xImage = inChannels * g.inPixels, yImage = outChannels * p
+        let g = geometry, p = g.outPixels, og = self.og, kc = self.kc
+        let yImage = outChannels * p
         let cols = ws.col, stage = ws.stage, ld = ws.ld
         for grp in 0..<groups {
-            for i in 0..<b {
-                lowering.im2col(xs + i * xImage + grp * cg * g.inPixels, channels: cg, into: cols + i * p, ld: ld)
-            }
+            lowerGroup(grp, of: xs, images: b, into: ws)
             let wg = w + grp * og * kc, bg = bv.map { $0 + grp * og }
             if b == 1 {
                 // y_n[group] (Og, P) = bias + W_g (Og, Kc) · col (Kc, P)
@@ -311,9 +317,7 @@ public final class Conv2d: Layer {
         let xImage = inChannels * g.inPixels, yImage = outChannels * p
         let cols = ws.col, stage = ws.stage, ld = ws.ld
         for grp in 0..<groups {
-            for i in 0..<b {
-                lowering.im2col(xs + i * xImage + grp * cg * g.inPixels, channels: cg, into: cols + i * p, ld: ld)
-            }
+            lowerGroup(grp, of: xs, images: b, into: ws)
             // ∂y of the chunk as an (Og, b·P) operand: in place for one image, else gathered.
             let gyOp: UnsafePointer<Float>, gyLD: Int
             if b == 1 {
