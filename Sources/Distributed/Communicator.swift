@@ -42,6 +42,10 @@ public protocol Communicator: AnyObject {
     /// Every rank's string, indexed by rank (host names, config hashes).
     func allGather(string: String) -> [String]
     func barrier()
+    /// A region every rank on this node sees as the same bytes (an MPI-3 shared window); collective
+    /// over the node's ranks. Throws `SharedMemoryError` on every rank of the node when it cannot
+    /// be made (more than the node's available memory, or MPI refuses).
+    func makeNodeSharedBuffer(bytes: Int) throws -> NodeSharedBuffer
     /// Slots for non-blocking in-place sums (the gradient buckets), made once and reused every step.
     func makePendingSums(slots: Int) -> PendingSums
     /// Ends the job normally: call once on every rank after a successful run (MPI_Finalize).
