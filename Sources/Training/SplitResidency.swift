@@ -30,7 +30,13 @@ struct SplitResidency {
 
     /// `auto` resolved the same way on every rank: shared unless some node lacks the room.
     private static func choose(_ asked: DataResidency, bytes: Int, comm: Communicator, notes: inout [String]) -> DataResidency {
-        guard asked == .auto else { return asked }
+        guard asked == .auto else {
+            let what = asked == .memory ? "a copy of the images per rank: \(formatBytes(bytes)) each"
+                : asked == .shared ? "one copy of the images per node: \(formatBytes(bytes))"
+                : "images read from the file while training (\(formatBytes(bytes))), labels in memory"
+            notes.append("data.residency \(asked.rawValue): \(what)")
+            return asked
+        }
         let available = HostMemory.availableBytes
         let tight = comm.any(available.map { bytes > $0 / 2 } ?? false)
         let room = available.map { "\(formatBytes($0)) available on \(comm.hostname)" } ?? "available memory unknown"
