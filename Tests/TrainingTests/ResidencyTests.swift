@@ -33,6 +33,34 @@ final class ResidencyTests: XCTestCase {
         }
     }
 
+    /// A dataset replaced by one of another size while a `stream` job reads it (here by
+    /// `trainer data synthetic` writing the same path): one line naming the file and the change,
+    /// a non-zero exit on every rank (each rank's own status, as in BadInputTests), within seconds.
+    func testDatasetReplacedUnderAStreamingJobStopsEveryRank() throws {
+        let dir = try ProcessLauncher.temporaryDirectory("residency-change")
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let synthetic = { (n: Int) in ["data", "synthetic", "data.h5", "--train", "\(n)", "--test", "16", "--size", "8", "--classes", "4"] }
+        XCTAssertEqual(try ProcessLauncher.run("trainer", synthetic(1024), limit: 120, directory: dir).status, 0)
+        try BadInputTests.goodConfig.replacingOccurrences(of: "DATA", with: dir + "/data.h5")
+            .write(toFile: dir + "/run.cfg", atomically: true, encoding: .utf8)
+        let wrapper = #""$0" "$@"; s=$?; echo "rank-exit $OMPI_COMM_WORLD_RANK $s" >&2; exit $s"#
+        let job = try ProcessLauncher.start("trainer", ["run.cfg"] + ["data.residency=stream", "train.epochs=1000", "log.every_steps=1",
+                                                                      "log.progress=true"].flatMap { ["--set", $0] },
+                                            ranks: 2, directory: dir,
+                                            mpiOptions: ["--mca", "orte_abort_on_non_zero_status", "0", "sh", "-c", wrapper])
+        XCTAssertTrue(job.waitFor(limit: 300) { job.output.contains("step 2/") }, job.output)
+        XCTAssertEqual(try ProcessLauncher.run("trainer", synthetic(512), limit: 120, directory: dir).status, 0)
+        let (run, afterError) = job.wait(limit: 300) { !errorLines($0).isEmpty }
+        let exits = run.output.split(separator: "\n").filter { $0.hasPrefix("rank-exit ") }.map { $0.split(separator: " ") }
+        XCTAssertEqual(exits.compactMap { Int($0[1]) }.sorted(), [0, 1], run.output)
+        for e in exits { XCTAssertNotEqual(e[2], "0", "rank \(e[1]) exited 0:\n\(run.output)") }
+        XCTAssertLessThan(afterError ?? .infinity, 10, run.output)
+        let lines = errorLines(run.output)
+        XCTAssertEqual(lines.count, 1, run.output)
+        XCTAssertTrue(lines.first?.contains("data.h5: /train/images: changed under the running job: now holds 512 samples, the run started with 1024") == true,
+                      run.output)
+    }
+
     /// Trains 5 steps and returns the final checkpoint's model state.
     private func train(data: String, residency: String, ranks: Int, in dir: String) throws -> [NamedTensor] {
         let ckpt = dir + "/ckpt-\(ranks)-\(residency)-\(UUID().uuidString.prefix(6))"
