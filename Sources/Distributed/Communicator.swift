@@ -145,7 +145,7 @@ func allowedCPUs() -> Int? {
 
 /// Seconds on a monotonic clock (for timeouts and wait measurements, never wall time).
 @inline(__always)
-func monotonicSeconds() -> Double {
+public func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

@@ -39,6 +39,8 @@ final class MPICommunicator: Communicator, @unchecked Sendable {
     /// need no ordering against other collectives (sync BN sums, flags) issued meanwhile.
     private let gradientComm: MPI_Comm
     private var isShutDown = false
+    /// Node-shared windows, freed at `shutdown` (see `freeSharedWindows`).
+    var sharedWindows: [MPI_Win?] = []
 
     /// The process's communicator; the first access initialises MPI and must come from the
     /// main thread (MPI_THREAD_FUNNELED: the thread that initialised MPI is the one that calls it).
@@ -109,6 +111,7 @@ final class MPICommunicator: Communicator, @unchecked Sendable {
     /// at the end of a successful run.
     public func shutdown() {
         guard !isShutDown else { return }
+        freeSharedWindows()
         watchdog.stop()
         isShutDown = true
         var finalized: Int32 = 0

@@ -21,12 +21,24 @@ extension MPICommunicator {
     }
 }
 
-/// The window behind a node-shared buffer; freed collectively (MPI_Win_free) on release.
+extension MPICommunicator {
+    /// Frees the node-shared windows in the order they were made, on every rank (`shutdown`).
+    /// Not on release: a rank leaving by an error (then `abort`) must not wait in MPI_Win_free.
+    func freeSharedWindows() {
+        for i in sharedWindows.indices {
+            MPI_Win_unlock_all(sharedWindows[i])
+            MPI_Win_free(&sharedWindows[i])
+        }
+        sharedWindows.removeAll()
+    }
+}
+
+/// The window behind a node-shared buffer; it stays mapped until `MPICommunicator.shutdown`.
 final class MPISharedWindow: NodeSharedBuffer {
     let bytes: UnsafeMutableRawBufferPointer
     let localRank: Int, localSize: Int
     private unowned let communicator: MPICommunicator
-    private var window: MPI_Win?
+    private let window: MPI_Win?
 
     init(_ comm: MPICommunicator, bytes count: Int) throws {
         communicator = comm; localRank = comm.localRank; localSize = comm.localSize
@@ -54,6 +66,7 @@ final class MPISharedWindow: NodeSharedBuffer {
         bytes = UnsafeMutableRawBufferPointer(start: base, count: count)
         // A passive-target epoch for the run's life: MPI_Win_sync then orders the fill's stores.
         comm.check(MPI_Win_lock_all(trainer_mpi_mode_nocheck(), win), "MPI_Win_lock_all")
+        comm.sharedWindows.append(win)
     }
 
     func barrier() {
@@ -63,9 +76,4 @@ final class MPISharedWindow: NodeSharedBuffer {
         comm.check(MPI_Win_sync(window), "MPI_Win_sync")
     }
 
-    deinit {
-        guard window != nil else { return }
-        MPI_Win_unlock_all(window)
-        MPI_Win_free(&window)
-    }
 }

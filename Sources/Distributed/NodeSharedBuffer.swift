@@ -4,7 +4,8 @@ import Foundation
 /// node hold one copy of a dataset split instead of one each (`Communicator.makeNodeSharedBuffer`).
 ///
 /// The ranks fill it together, each its own part, then call `barrier()`; afterwards they only
-/// read it. It is released when the last reference goes (collectively, on every rank of the node).
+/// read it. An MPI window stays mapped until the communicator's `shutdown()` frees it on every
+/// rank together (a rank leaving by an error never waits in a collective free).
 public protocol NodeSharedBuffer: AnyObject {
     /// The whole region, the same bytes on every rank of the node.
     var bytes: UnsafeMutableRawBufferPointer { get }

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import IO
 
@@ -102,9 +103,9 @@ private final class Prefetcher: @unchecked Sendable {
             if case .ready = state { images.baseAddress!.copyMemory(from: staging.baseAddress!, byteCount: bytes); return }
         }
         state = .idle
-        let start = monotonicNow()
+        let start = monotonicSeconds()
         try reader.read(indices, into: images)
-        waited += monotonicNow() - start
+        waited += monotonicSeconds() - start
     }
 
     func settle() -> Error? {
@@ -133,9 +134,9 @@ private final class Prefetcher: @unchecked Sendable {
     /// Under the lock: until the thread has finished the pending read (the wait is data wait).
     private func waitWhilePending() {
         guard isPending else { return }
-        let start = monotonicNow()
+        let start = monotonicSeconds()
         while isPending { condition.wait() }
-        waited += monotonicNow() - start
+        waited += monotonicSeconds() - start
     }
 
     private func matches<C: Collection>(_ indices: C) -> Bool where C.Element == Int {
@@ -146,11 +147,4 @@ private final class Prefetcher: @unchecked Sendable {
     }
 
     private var isIdle: Bool { if case .idle = state { return true } else { return false } }
-}
-
-/// Seconds on a monotonic clock.
-func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
