@@ -104,6 +104,7 @@ public final class Trainer {
         var interval = IntervalClock(startStep: cursor.globalStep)
         runner.bucketer.resetTimers()
         if cursor.globalStep < totalSteps { trainLoader.prefetch(runner.microBatch(orders.indices(cursor, rank: communicator.rank), 0)) }
+        _ = try communicator.stopTogether(requested: false, failure: trainLoader.source.settle())
         while cursor.globalStep < totalSteps {
             orders.advance(to: cursor.epoch)
             let epoch = cursor.epoch
