@@ -7,6 +7,7 @@ static inline MPI_Comm trainer_mpi_comm_null(void) { return MPI_COMM_NULL; }
 static inline MPI_Datatype trainer_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype trainer_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype trainer_mpi_byte(void) { return MPI_BYTE; }
+static inline MPI_Datatype trainer_mpi_int(void) { return MPI_INT; }
 static inline MPI_Datatype trainer_mpi_int64(void) { return MPI_INT64_T; }
 static inline MPI_Datatype trainer_mpi_char(void) { return MPI_CHAR; }
 static inline MPI_Op trainer_mpi_sum(void) { return MPI_SUM; }
@@ -23,4 +24,6 @@ static inline int trainer_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED
 static inline int trainer_mpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 static inline MPI_Errhandler trainer_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline int trainer_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+static inline MPI_Win trainer_mpi_win_null(void) { return MPI_WIN_NULL; }
+static inline int trainer_mpi_mode_nocheck(void) { return MPI_MODE_NOCHECK; }
 #endif

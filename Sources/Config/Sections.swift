@@ -8,6 +8,7 @@
 ///                crop_padding pixels, random horizontal flip (training only). Default: none
 ///     val_split  none: the file's /val split when present, else no validation; or a fraction in
 ///                (0, 1) of /train held out (chosen from train.seed, the same on any number of ranks)
+///     residency  auto: where the images live while a run reads them (`DataResidency`)
 public struct DataConfig: Equatable, Sendable {
     public struct Augment: Equatable, Sendable {
         public var cropPadding: Int
@@ -20,10 +21,11 @@ public struct DataConfig: Equatable, Sendable {
     public var augment: Augment
     /// Fraction of /train held out for validation; nil: /val of the file if any.
     public var valSplit: Double?
+    public var residency: DataResidency = .auto
 
     static func read(_ node: ConfigNode?, origin: ConfigOrigin, log: EffectiveLog) throws -> DataConfig {
         let r = try MappingReader(node, path: ["data"], origin: origin,
-                                  allowed: ["path", "mean", "std", "shuffle", "augment", "val_split"], log: log)
+                                  allowed: ["path", "mean", "std", "shuffle", "augment", "val_split", "residency"], log: log)
         let path = try r.string("path", default: nil)
         let mean = try r.read("mean", default: nil, note: "from the dataset", Scalar.doubleList, render: Scalar.render,
                               check: { $0.isEmpty ? "must not be empty" : nil })
@@ -38,8 +40,21 @@ public struct DataConfig: Equatable, Sendable {
         let augment = Augment(cropPadding: try a.int("crop_padding", default: 0, min: 0), flip: try a.bool("flip", default: false))
         let valSplit = try r.read("val_split", default: nil, note: "/val of the file if present, else none", Scalar.double,
                                   render: Scalar.render, check: { $0 <= 0 || $0 >= 1 ? "must lie in (0, 1), got \(Scalar.format($0))" : nil })
-        return DataConfig(path: path, mean: mean, std: std, shuffle: shuffle, augment: augment, valSplit: valSplit)
+        let residency = try r.choice("residency", default: DataResidency.auto, what: "residency")
+        return DataConfig(path: path, mean: mean, std: std, shuffle: shuffle, augment: augment, valSplit: valSplit,
+                          residency: residency)
     }
+}
+
+/// `data.residency`: where a split's images live while a run reads them. Every choice trains the
+/// same bits (order and augmentation are keyed by sample index, not by where the bytes are).
+///
+///     memory  a copy per rank (the fastest to read; ranks × split bytes per node)
+///     shared  one copy per node in shared memory, filled once by the node's ranks together
+///     stream  images stay in the file; a prefetch thread reads the next batch during the step
+///     auto    shared when the node's copy fits in half of its available memory, else stream
+public enum DataResidency: String, CaseIterable, Sendable {
+    case auto, memory, shared, stream
 }
 
 /// `train:` — the loop.

@@ -42,6 +42,10 @@ public protocol Communicator: AnyObject {
     /// Every rank's string, indexed by rank (host names, config hashes).
     func allGather(string: String) -> [String]
     func barrier()
+    /// A region every rank on this node sees as the same bytes (an MPI-3 shared window); collective
+    /// over the node's ranks. Throws `SharedMemoryError` on every rank of the node when it cannot
+    /// be made (more than the node's available memory, or MPI refuses).
+    func makeNodeSharedBuffer(bytes: Int) throws -> NodeSharedBuffer
     /// Slots for non-blocking in-place sums (the gradient buckets), made once and reused every step.
     func makePendingSums(slots: Int) -> PendingSums
     /// Ends the job normally: call once on every rank after a successful run (MPI_Finalize).
@@ -141,7 +145,7 @@ func allowedCPUs() -> Int? {
 
 /// Seconds on a monotonic clock (for timeouts and wait measurements, never wall time).
 @inline(__always)
-func monotonicSeconds() -> Double {
+public func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

@@ -33,10 +33,14 @@ final class MPICommunicator: Communicator, @unchecked Sendable {
     public let watchdog: Watchdog
 
     private let world: MPI_Comm
+    /// The ranks on this host (MPI_COMM_TYPE_SHARED): node-shared windows live on it.
+    let nodeComm: MPI_Comm?
     /// A duplicate of COMM_WORLD for the gradient buckets: their non-blocking all-reduces then
     /// need no ordering against other collectives (sync BN sums, flags) issued meanwhile.
     private let gradientComm: MPI_Comm
     private var isShutDown = false
+    /// Node-shared windows, freed at `shutdown` (see `freeSharedWindows`).
+    var sharedWindows: [MPI_Win?] = []
 
     /// The process's communicator; the first access initialises MPI and must come from the
     /// main thread (MPI_THREAD_FUNNELED: the thread that initialised MPI is the one that calls it).
@@ -79,11 +83,12 @@ final class MPICommunicator: Communicator, @unchecked Sendable {
         var lr: Int32 = 0, ls: Int32 = 1
         if MPI_Comm_split_type(world, trainer_mpi_comm_type_shared(), r, trainer_mpi_info_null(), &local)
             == trainer_mpi_success() {
+            MPI_Comm_set_errhandler(local, trainer_mpi_errors_return())
             MPI_Comm_rank(local, &lr)
             MPI_Comm_size(local, &ls)
-            MPI_Comm_free(&local)
         }
         localRank = Int(lr); localSize = Int(ls)
+        nodeComm = local
 
         var dup: MPI_Comm? = nil
         guard MPI_Comm_dup(world, &dup) == trainer_mpi_success(), let dup else {
@@ -106,6 +111,7 @@ final class MPICommunicator: Communicator, @unchecked Sendable {
     /// at the end of a successful run.
     public func shutdown() {
         guard !isShutDown else { return }
+        freeSharedWindows()
         watchdog.stop()
         isShutDown = true
         var finalized: Int32 = 0
@@ -238,7 +244,7 @@ final class MPICommunicator: Communicator, @unchecked Sendable {
 
     /// Runs one blocking MPI call under the watchdog and checks its return code.
     @inline(__always)
-    private func run(_ operation: StaticString, _ call: () -> Int32) {
+    func run(_ operation: StaticString, _ call: () -> Int32) {
         precondition(!isShutDown, "MPICommunicator: \(operation) after shutdown()")
         watchdog.begin(operation, activity: activity)
         let rc = call()
@@ -247,12 +253,17 @@ final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     @inline(__always)
-    private func check(_ rc: Int32, _ operation: StaticString) {
+    func check(_ rc: Int32, _ operation: StaticString) {
         if rc == trainer_mpi_success() { return }
+        abort(code: ExitStatus.mpiError, message: "\(operation) failed at \(activity): \(Self.errorText(rc)) (MPI error \(rc))")
+    }
+
+    /// MPI's own text for an error code.
+    static func errorText(_ rc: Int32) -> String {
         var text = [CChar](repeating: 0, count: Int(trainer_mpi_max_error_string()) + 1)
         var length: Int32 = 0
         MPI_Error_string(rc, &text, &length)
-        abort(code: ExitStatus.mpiError, message: "\(operation) failed at \(activity): \(text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) (MPI error \(rc))")
+        return text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     private func checkRoot(_ root: Int) {

@@ -8,14 +8,16 @@ import TensorCore
 /// globally so a rank needs arbitrary samples anyway, and a memory copy per sample is far
 /// cheaper than an HDF5 hyperslab per sample. `.file` keeps only the labels in memory and
 /// reads images with hyperslab reads (contiguous index runs merged into one read) for data
-/// sets larger than memory; it allocates nothing per read either.
+/// sets larger than memory; it allocates nothing per read either. `.labelsOnly` reads the
+/// metadata and labels and leaves the images to whoever holds them (a shared-memory copy or
+/// an `ImageRowReader`: the residencies of a training run).
 ///
 /// Validation produces one line naming the file and the key: missing file, not an HDF5 file,
 /// missing group or dataset, images not uint8 or not rank 4 (N, H, W, C), labels not integer
 /// or not rank 1 ((N, 1) is accepted, Keras style), images and labels of different length,
 /// an empty split, a label outside 0..<numClasses, mean/std not of length C.
 public final class ImageDataset {
-    public enum Residency: Sendable { case memory, file }
+    public enum Residency: Sendable { case memory, file, labelsOnly }
 
     public let path: String
     public let split: String
@@ -72,8 +74,13 @@ public final class ImageDataset {
             file = nil
         case .file:
             file = f
+        case .labelsOnly:
+            file = nil
         }
     }
+
+    /// Bytes of the whole split's images (N·H·W·C).
+    public var totalImageBytes: Int { count * imageBytes }
 
     /// The split's datasets, checked against the layout: (images key, labels key, (N, H, W, C)).
     private static func checkedLayout(_ f: HDF5File, path: String, split: String) throws -> (String, String, [Int]) {
@@ -134,6 +141,8 @@ public final class ImageDataset {
                 pixels.withUnsafeBufferPointer {
                     (images.baseAddress! + j * bytes).update(from: $0.baseAddress! + i * bytes, count: bytes)
                 }
+            case .labelsOnly:
+                preconditionFailure("ImageDataset.read: \(split) was opened for its labels only")
             case .file:
                 if runLength > 0 && i == runStart + runLength {
                     runLength += 1

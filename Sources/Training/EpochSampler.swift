@@ -50,3 +50,32 @@ public struct EpochSampler: Sendable {
 public func evaluationShard(count: Int, rank: Int, worldSize: Int) -> Range<Int> {
     (rank * count / worldSize)..<((rank + 1) * count / worldSize)
 }
+
+/// The permutations of the current epoch and the next, so the loop can name the next step's
+/// samples (for the prefetch) at the end of an epoch without computing a permutation twice.
+struct EpochOrders {
+    let sampler: EpochSampler
+    private(set) var epoch: Int
+    private var current: [Int]
+    private var following: (epoch: Int, order: [Int])?
+
+    init(sampler: EpochSampler, epoch: Int) {
+        self.sampler = sampler; self.epoch = epoch
+        current = sampler.permutation(epoch: epoch)
+    }
+
+    /// Makes `epoch` the current one (reusing the next epoch's order when it was made).
+    mutating func advance(to epoch: Int) {
+        guard epoch != self.epoch else { return }
+        if let f = following, f.epoch == epoch { current = f.order } else { current = sampler.permutation(epoch: epoch) }
+        following = nil
+        self.epoch = epoch
+    }
+
+    /// Rank `rank`'s samples at `cursor`'s step (the current epoch or the next).
+    mutating func indices(_ cursor: TrainingCursor, rank: Int) -> ArraySlice<Int> {
+        if cursor.epoch == epoch { return sampler.indices(order: current, step: cursor.stepInEpoch, rank: rank) }
+        if following?.epoch != cursor.epoch { following = (cursor.epoch, sampler.permutation(epoch: cursor.epoch)) }
+        return sampler.indices(order: following!.order, step: cursor.stepInEpoch, rank: rank)
+    }
+}

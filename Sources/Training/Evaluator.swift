@@ -34,6 +34,10 @@ public final class Evaluator {
             let end = Swift.min(start + batch, shard.upperBound)
             if let samples { try loader.load(samples[start..<end], augment: false, seed: 0, epoch: 0) }
             else { try loader.load(start..<end, augment: false, seed: 0, epoch: 0) }
+            let after = Swift.min(end + batch, shard.upperBound)
+            if after > end {
+                if let samples { loader.prefetch(samples[end..<after]) } else { loader.prefetch(end..<after) }
+            }
             let logits = model.forward(loader.input, context)
             loss.forward(logits, labels: loader.labels(count: end - start))
             sums[0] += loss.lossSum; sums[1] += Double(loss.correct); sums[2] += Double(end - start)

@@ -41,7 +41,8 @@ final class StepRunner {
     /// Runs one step on `indices` (this rank's slice of the global batch) at learning rate `lr`.
     /// Throws `CollectiveStop` when the gradients are not finite and skipping is off: every rank
     /// sees the same summed gradients, so every rank stops at the same step, before the update.
-    func step(indices: ArraySlice<Int>, loader: BatchLoader, epoch: Int, globalStep: Int,
+    /// `next`: the next step's slice, whose first micro-batch the loader may start reading.
+    func step(indices: ArraySlice<Int>, next: ArraySlice<Int>?, loader: BatchLoader, epoch: Int, globalStep: Int,
               lr: Float, skipNonfinite: Bool) throws -> Anomaly {
         communicator.activity = "step \(globalStep)"
         if skipNonfinite { saveBuffers() }
@@ -52,8 +53,9 @@ final class StepRunner {
         let micro = indices.count / accumulate
         var localLossFinite = true
         for m in 0..<accumulate {
-            let part = indices[(indices.startIndex + m * micro)..<(indices.startIndex + (m + 1) * micro)]
+            let part = microBatch(indices, m)
             try loader.load(part, augment: true, seed: context.seed, epoch: epoch)
+            if m + 1 < accumulate { loader.prefetch(microBatch(indices, m + 1)) } else if let next { loader.prefetch(microBatch(next, 0)) }
             if m == 0, FaultInjection.pending != nil {
                 try FaultInjection.atStep(globalStep, rank: communicator.rank, input: loader.input, dataPath: loader.dataset.path)
             }
@@ -91,6 +93,12 @@ final class StepRunner {
         }
         optimizer.step(store: model.store, lr: lr)
         return .none
+    }
+
+    /// Micro-batch `m` of a rank's slice (`accumulate` equal parts).
+    func microBatch(_ indices: ArraySlice<Int>, _ m: Int) -> ArraySlice<Int> {
+        let micro = indices.count / accumulate
+        return indices[(indices.startIndex + m * micro)..<(indices.startIndex + (m + 1) * micro)]
     }
 
     private func saveBuffers() {

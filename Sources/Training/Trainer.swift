@@ -66,9 +66,10 @@ public final class Trainer {
         let (mean, std) = Trainer.normalisation(config.data, train)
         let augmentation = Augmentation(cropPadding: config.data.augment.cropPadding, flip: config.data.augment.flip,
                                         mean: mean, std: std)
-        trainLoader = BatchLoader(dataset: train, augmentation: augmentation, maxBatch: localBatch / t.accumulate)
         let evalBatch = Swift.max(localBatch, 64)
-        evaluator = Evaluator(model: model, loader: BatchLoader(dataset: data.eval, augmentation: augmentation, maxBatch: evalBatch),
+        let placed = try SplitResidency.place(data, config: config, comm: comm, trainBatch: localBatch / t.accumulate, evalBatch: evalBatch)
+        trainLoader = BatchLoader(dataset: train, source: placed.train, augmentation: augmentation, maxBatch: localBatch / t.accumulate)
+        evaluator = Evaluator(model: model, loader: BatchLoader(dataset: data.eval, source: placed.eval, augmentation: augmentation, maxBatch: evalBatch),
                               communicator: comm, batch: evalBatch, samples: data.evalSamples)
         runner.context.pool = pool
         evaluator.context.pool = pool
@@ -85,7 +86,7 @@ public final class Trainer {
         let complete = resumed && (cursor.globalStep >= t.epochs * sampler.stepsPerEpoch || Trainer.earlyStopReached(config, history))
         log = try Trainer.openLog(config, comm, resumeStep: resumed ? cursor.globalStep : nil, events: !complete)
 
-        announce(data: data, threads: pool.threads, resumed: resumed)
+        announce(data: data, residency: placed, threads: pool.threads, resumed: resumed)
     }
 
     /// Trains to the end of `train.epochs` (or until early stopping ends it), or until
@@ -99,16 +100,18 @@ public final class Trainer {
             log?.say(done); summarize()
             return true
         }
-        var order = sampler.permutation(epoch: cursor.epoch)
-        var orderEpoch = cursor.epoch
+        var orders = EpochOrders(sampler: sampler, epoch: cursor.epoch)
         var interval = IntervalClock(startStep: cursor.globalStep)
         runner.bucketer.resetTimers()
+        if cursor.globalStep < totalSteps { trainLoader.prefetch(runner.microBatch(orders.indices(cursor, rank: communicator.rank), 0)) }
+        _ = try communicator.stopTogether(requested: false, failure: trainLoader.source.settle())
         while cursor.globalStep < totalSteps {
-            if orderEpoch != cursor.epoch { order = sampler.permutation(epoch: cursor.epoch); orderEpoch = cursor.epoch }
+            orders.advance(to: cursor.epoch)
             let epoch = cursor.epoch
-            let indices = sampler.indices(order: order, step: cursor.stepInEpoch, rank: communicator.rank)
+            let indices = orders.indices(cursor, rank: communicator.rank)
+            let next = cursor.globalStep + 1 < totalSteps ? orders.indices(cursor.advanced(by: 1), rank: communicator.rank) : nil
             let rate = schedule.rate(step: cursor.globalStep)
-            let outcome = try runner.step(indices: indices, loader: trainLoader, epoch: epoch, globalStep: cursor.globalStep,
+            let outcome = try runner.step(indices: indices, next: next, loader: trainLoader, epoch: epoch, globalStep: cursor.globalStep,
                                           lr: Float(rate), skipNonfinite: t.skipNonfinite)
             if case .skipped(let why) = outcome { log?.say("skipped step: \(why)") }
             cursor.globalStep += 1
@@ -124,7 +127,7 @@ public final class Trainer {
                 interval.restart()
             }
             let stoppedEarly = epochEnd && earlyStopReached
-            let stop = communicator.any(stopRequested())
+            let stop = try communicator.stopTogether(requested: stopRequested(), failure: trainLoader.source.settle())
             let finished = cursor.globalStep == totalSteps || stoppedEarly
             let regular = checkpoints.isDue(cursor: cursor, finished: finished) || stop
             if regular || improved {
@@ -188,15 +191,16 @@ public final class Trainer {
         }
     }
 
-    /// Global mean loss and accuracy of the steps since the last report, and the ranks' mean
+    /// Global mean loss and accuracy of the steps since the last report, the ranks' mean
     /// seconds in GradientBucketer.finish (the all-reduce plus waiting for the slowest rank;
-    /// rank 0's own figure would read 0% whenever rank 0 is the slow one). One small all-reduce.
-    func reduceInterval() -> (loss: Double, accuracy: Double, waitSeconds: Double) {
+    /// rank 0's own figure would read 0% whenever rank 0 is the slow one) and their mean seconds
+    /// waiting for the training data. One small all-reduce.
+    func reduceInterval() -> (loss: Double, accuracy: Double, waitSeconds: Double, dataWaitSeconds: Double) {
         let mine = runner.takeInterval()
-        var sums = [mine.loss, mine.correct, mine.samples, runner.bucketer.totalWaitSeconds]
+        var sums = [mine.loss, mine.correct, mine.samples, runner.bucketer.totalWaitSeconds, trainLoader.source.takeWaitSeconds()]
         sums.withUnsafeMutableBufferPointer { communicator.allReduceSum($0) }
-        let n = Swift.max(sums[2], 1)
-        return (sums[0] / n, sums[1] / n, sums[3] / Double(communicator.size))
+        let n = Swift.max(sums[2], 1), ranks = Double(communicator.size)
+        return (sums[0] / n, sums[1] / n, sums[3] / ranks, sums[4] / ranks)
     }
 
     /// Every rank must run the same configuration: rank 0's SHA-256 of the canonical text is

@@ -7,7 +7,7 @@ import TensorCore
 extension Trainer {
     /// Rank 0's start-up lines: ranks and hosts, the effective config, model and data, validation,
     /// steps, and where a resume continues. (The host list is gathered on every rank.)
-    func announce(data: TrainingData, threads: Int, resumed: Bool) {
+    func announce(data: TrainingData, residency: SplitResidency, threads: Int, resumed: Bool) {
         let hosts = communicator.allGather(string: communicator.hostname)
         guard let log else { return }
         let t = config.train
@@ -15,6 +15,7 @@ extension Trainer {
         log.say(config.effectiveDescription)
         for w in config.warnings { printError("trainer: warning: \(w)") }
         log.say("model \(model.name): \(model.store.parameterCount) parameters; data \(config.data.path) (source: \(data.train.source ?? "unknown")): \(data.trainCount) train / \(data.evalCount) \(evalName) images \(Shape.format(model.inputShape)), \(model.numClasses) classes")
+        for note in residency.notes { log.say(note) }
         log.say(data.validationNote.map { "validation: \($0); /test is left for trainer eval" }
                 ?? "validation: none (set data.val_split or add /val to the file); evaluating /test every epoch")
         log.say("\(sampler.stepsPerEpoch) steps per epoch of \(t.batchSize) (\(localBatch) per rank); \(t.epochs) epoch\(t.epochs == 1 ? "" : "s")")
@@ -40,13 +41,15 @@ extension Trainer {
             let done = cursor.globalStep - interval.startStep
             let eta = Date().timeIntervalSince(interval.runStart) / Double(Swift.max(done, 1)) * Double(totalSteps - cursor.globalStep)
             let wait = sums.waitSeconds / Swift.max(elapsed, 1e-9)
-            log.say(String(format: "epoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  lr %.5g  %.0f img/s  comm wait %.0f%%  ETA %@",
+            let dataWait = sums.dataWaitSeconds / Swift.max(elapsed, 1e-9)
+            let dataNote = dataWait > 0 ? String(format: "  data wait %.1f%%", 100 * dataWait) : ""
+            log.say(String(format: "epoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  lr %.5g  %.0f img/s  comm wait %.0f%%%@  ETA %@",
                            epoch + 1, t.epochs, cursor.stepInEpoch == 0 ? sampler.stepsPerEpoch : cursor.stepInEpoch,
-                           sampler.stepsPerEpoch, sums.loss, 100 * sums.accuracy, rate, speed, 100 * wait, formatDuration(eta)))
+                           sampler.stepsPerEpoch, sums.loss, 100 * sums.accuracy, rate, speed, 100 * wait, dataNote, formatDuration(eta)))
             log.row(MetricsRow(epoch: epoch, step: cursor.globalStep, samples: cursor.samplesSeen, lr: rate,
                                trainLoss: sums.loss, trainAccuracy: sums.accuracy, skipped: runner.skippedSteps))
             log.scalars([("train/loss", sums.loss), ("train/acc", sums.accuracy), ("lr", rate),
-                         ("perf/images_per_second", speed), ("perf/comm_wait_share", wait)], step: cursor.globalStep)
+                         ("perf/images_per_second", speed), ("perf/comm_wait_share", wait), ("perf/data_wait_share", dataWait)], step: cursor.globalStep)
         }
         interval.restart()
         runner.bucketer.resetTimers()

@@ -15,4 +15,8 @@ public struct TrainingCursor: Equatable, Sendable {
     public var stepInEpoch: Int { globalStep % stepsPerEpoch }
     public var samplesSeen: Int { globalStep * globalBatch }
     public var atEpochEnd: Bool { globalStep > 0 && stepInEpoch == 0 }
+    /// The cursor `steps` steps later.
+    func advanced(by steps: Int) -> TrainingCursor {
+        TrainingCursor(globalStep: globalStep + steps, stepsPerEpoch: stepsPerEpoch, globalBatch: globalBatch)
+    }
 }

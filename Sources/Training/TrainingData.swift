@@ -37,27 +37,30 @@ public struct TrainingData {
     }
 
     /// The validation samples `config` asks for: (split, indices or nil for all, note), or nil without validation.
-    public static func validation(_ config: RunConfig, train: ImageDataset?) throws -> (ImageDataset, [Int]?, String)? {
+    /// `residency`: how a split this opens holds its images (the trainer's sources hold them: `.labelsOnly`).
+    public static func validation(_ config: RunConfig, train: ImageDataset?,
+                                  residency: ImageDataset.Residency = .memory) throws -> (ImageDataset, [Int]?, String)? {
         let path = config.data.path, classes = config.model.numClasses
         if let fraction = config.data.valSplit {
-            let train = try train ?? ImageDataset(path: path, split: "train", numClasses: classes)
+            let train = try train ?? ImageDataset(path: path, split: "train", numClasses: classes, residency: residency)
             guard train.count >= 2 else { throw TrainingError("\(path): /train has \(train.count) sample(s), too few for data.val_split") }
             let held = ValidationSplit.holdOut(count: train.count, fraction: fraction, seed: config.train.seed).val
             return (train, held, "data.val_split \(fraction): \(held.count) of \(train.count) /train images held out (indices \(ValidationSplit.fingerprint(held)))")
         }
         guard try DatasetFile.splits(in: path).contains("val") else { return nil }
-        let val = try ImageDataset(path: path, split: "val", numClasses: classes)
+        let val = try ImageDataset(path: path, split: "val", numClasses: classes, residency: residency)
         return (val, nil, "/val of \(path): \(val.count) images")
     }
 
+    /// The splits' metadata and labels; their images are placed by `SplitResidency`.
     private static func read(_ config: RunConfig) throws -> TrainingData {
         let classes = config.model.numClasses
-        let train = try ImageDataset(path: config.data.path, split: "train", numClasses: classes)
-        if let (val, held, note) = try validation(config, train: train) {
+        let train = try ImageDataset(path: config.data.path, split: "train", numClasses: classes, residency: .labelsOnly)
+        if let (val, held, note) = try validation(config, train: train, residency: .labelsOnly) {
             let kept = config.data.valSplit.map { ValidationSplit.holdOut(count: train.count, fraction: $0, seed: config.train.seed).train }
             return TrainingData(train: train, trainSamples: kept, eval: val, evalSamples: held, evalName: "val", validationNote: note)
         }
-        let test = try ImageDataset(path: config.data.path, split: "test", numClasses: classes)
+        let test = try ImageDataset(path: config.data.path, split: "test", numClasses: classes, residency: .labelsOnly)
         return TrainingData(train: train, trainSamples: nil, eval: test, evalSamples: nil, evalName: "test", validationNote: nil)
     }
 

@@ -37,6 +37,26 @@ extension Communicator {
     }
 }
 
+extension Communicator {
+    /// The step boundary's one collective: true on every rank when any rank was asked to stop;
+    /// throws a `CollectiveStop` on every rank, reported by the lowest failing rank, when any
+    /// rank's `failure` is set (its data source failed reading ahead), so they stop together.
+    func stopTogether(requested: Bool, failure: Error?) throws -> Bool {
+        var flags: (Double, Double) = (requested ? 1 : 0, failure != nil ? Double(size - rank) : 0)
+        if size > 1 {
+            withUnsafeMutablePointer(to: &flags) {
+                $0.withMemoryRebound(to: Double.self, capacity: 2) { allReduceMax(UnsafeMutableBufferPointer(start: $0, count: 2)) }
+            }
+        }
+        if flags.1 > 0 {
+            let reporter = size - Int(flags.1)
+            let message = size > 1 ? broadcast(string: failure.map { "\($0)" } ?? "", root: reporter) : "\(failure!)"
+            throw CollectiveStop(message, reporter: reporter)
+        }
+        return flags.0 > 0
+    }
+}
+
 /// Sums BatchNorm statistics across ranks for sync BN (NN sees only this protocol).
 final class CommunicatorReducer: StatisticsReducer {
     let communicator: Communicator

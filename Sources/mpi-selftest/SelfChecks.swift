@@ -28,6 +28,31 @@ final class SelfChecks {
         gathers()
         barrier()
         bucketer()
+        nodeShared()
+    }
+
+    /// A node-shared buffer: every rank writes its part, then after `barrier()` every rank sees
+    /// every part (the same bytes, not copies), and a size beyond the node's memory is refused.
+    func nodeShared() {
+        let n = 1 << 20
+        guard let buffer = try? comm.makeNodeSharedBuffer(bytes: n) else { return check(false, "makeNodeSharedBuffer") }
+        check(buffer.bytes.count == n && buffer.localSize == localSize && buffer.localRank == localRank, "node-shared layout")
+        let part = (buffer.localRank * n / buffer.localSize)..<((buffer.localRank + 1) * n / buffer.localSize)
+        for i in part { buffer.bytes[i] = UInt8(truncatingIfNeeded: i &* 31 &+ buffer.localRank) }
+        buffer.barrier()
+        var bad = -1
+        for i in 0..<n {
+            let owner = (0..<buffer.localSize).first { i < ($0 + 1) * n / buffer.localSize }!
+            if buffer.bytes[i] != UInt8(truncatingIfNeeded: i &* 31 &+ owner) { bad = i; break }
+        }
+        check(bad < 0, "node-shared contents", "byte \(bad)")
+        buffer.barrier()
+        do {
+            _ = try comm.makeNodeSharedBuffer(bytes: 1 << 50)
+            check(false, "a 1 PB node-shared buffer was not refused")
+        } catch {
+            check("\(error)".contains("cannot allocate"), "node-shared refusal", "\(error)")
+        }
     }
 
     /// Rank numbering and the per-host split (every test run is on one host).

@@ -28,6 +28,8 @@ final class BadConfigTests: XCTestCase {
         Case(text: "model: {name: resnet20\ndata: {path: d}   # <-\n", prefix: "bad.cfg:#: ", contains: "YAML syntax error"),
         Case(text: base + "\noptimizer:\n  lrr: 0.1   # <-\n", prefix: "bad.cfg:#: optimizer.lrr: ",
              contains: "unknown key (did you mean 'lr'?)"),
+        Case(text: "model: {name: resnet20}\ndata:\n  path: d\n  residency: strem   # <-\ntrain: {epochs: 1}\n",
+             prefix: "bad.cfg:#: data.residency: ", contains: "unknown residency 'strem' (did you mean 'stream'?)"),
         Case(text: base + "\ndata_:\n  x: 1\n", prefix: "bad.cfg:7: data_: ", contains: "unknown section (did you mean 'data'?)"),
         Case(text: base.replacingOccurrences(of: "epochs: 10", with: "epochs: abc   # <-"),
              prefix: "bad.cfg:#: train.epochs: ", contains: "expected an integer, got 'abc'"),

@@ -153,6 +153,24 @@ final class BadInputTests: XCTestCase {
              expect: ["bad.h5: @std:", "must be > 0"]),
         Case(name: "data.mean of the wrong length", category: .dataset, overrides: ["data.mean=[0.5]"],
              expect: ["run.cfg: data.mean has 1 entries", "3 channel(s)"]),
+        Case(name: "shared window larger than the node's memory", category: .dataset,
+             edits: [("input: [3, 8, 8]", "input: [3, 512, 512]")], overrides: ["data.path=bad.h5", "data.residency=shared"],
+             python: """
+                 with h5py.File('bad.h5', 'w') as f:
+                     f.create_dataset('train/images', shape=(2000000, 512, 512, 3), dtype='u1', chunks=(1, 512, 512, 3))
+                     f.create_dataset('train/labels', shape=(2000000,), dtype='u1', chunks=(65536,))
+                     f.create_dataset('test/images', shape=(16, 512, 512, 3), dtype='u1', chunks=(1, 512, 512, 3))
+                     f['test/labels'] = labels(16)
+                 """,
+             expect: ["bad.h5: /train/images (data.residency: shared): cannot allocate a 1.6 TB shared-memory window", "available"]),
+        Case(name: "stream from images that cannot be read", category: .dataset, overrides: ["data.path=bad.h5", "data.residency=stream"],
+             python: """
+                 with h5py.File('bad.h5', 'w') as f:
+                     f.create_dataset('train/images', shape=(64, 8, 8, 3), dtype='u1', external=[('missing.raw', 0, 64 * 192)])
+                     f['train/labels'] = labels(64)
+                     f['test/images'], f['test/labels'] = images(16), labels(16)
+                 """,
+             expect: ["bad.h5: /train/images: cannot read rows 0..<1 of this external dataset"]),
 
         // Checkpoint
         Case(name: "resume checkpoint missing", category: .checkpoint, overrides: ["checkpoint.resume=missing.h5"],
