@@ -84,7 +84,7 @@ final class WinogradConvolution {
                              into: ws.v, ld: ws.ld, pad: ws.pad)
             e.multiply(u, rows: cout, inner: cin, ws.v, tiles: tiles, ld: ws.ld, into: ws.m)
             e.transformOutput(ws.m, ld: ws.ld, images: b, channels: cout, bias: bias,
-                              into: out + n0 * cout * plane, imageStride: cout * plane)
+                              into: out + n0 * cout * plane, imageStride: cout * plane, pad: ws.pad)
         }
     }
 
