@@ -15,6 +15,10 @@
 
 typedef float vf16 __attribute__((vector_size(64), aligned(4)));
 
+/* Row passes run over a map's tile columns (2 to 16 of them): 8 lanes, not the 64 the
+ * vectoriser would pick for an unknown trip count. */
+#define ROW_LOOP _Pragma("clang loop vectorize_width(8) interleave_count(1)")
+
 /* ---- 1-D transforms: x[0..nIn) → y[0..nOut) -------------------------------------------------- */
 
 BODY void input1d(int m, const float *d, float *y) {              /* Bᵀ d, α → α */
@@ -71,6 +75,7 @@ BODY void zero_tail(float *v, size_t ps, int a, size_t tiles, size_t ld) {
 
 /* Row pass of one padded image row `row` (tw·m + 2 floats): r[j·rs + tc] = (Bᵀ d)_j, d = row[tc·m ..]. */
 BODY void input_row(geo g, const float *row, float *r) {
+    ROW_LOOP
     for (int tc = 0; tc < g.tw; tc++) {
         float d[6], y[6];
         for (int j = 0; j < g.a; j++) d[j] = row[tc * g.m + j];
@@ -135,6 +140,7 @@ BODY void gradient_body(int m, const float *gy, size_t ys, int images, int h, in
             }
             const float *src = gy + i * ys + (size_t)pr * w;
             if (pw != w) { memcpy(row, src, w * sizeof(float)); src = row; }
+            ROW_LOOP
             for (int tc = 0; tc < g.tw; tc++) {
                 float d[4], y[6];
                 for (int j = 0; j < m; j++) d[j] = src[tc * m + j];
@@ -168,6 +174,7 @@ BODY void output_rows(geo g, const float *t, int tr, float bias, float *y, size_
             const float *src = t + (size_t)ro * g.a * g.rs + (size_t)i * g.tw;
             float *out = y + i * ys + (size_t)(tr * m + ro) * g.w;
             float *dst = pw == g.w ? out : row;
+            ROW_LOOP
             for (int tc = 0; tc < g.tw; tc++) {
                 float d[6], o[4];
                 for (int j = 0; j < g.a; j++) d[j] = src[j * g.rs + tc];

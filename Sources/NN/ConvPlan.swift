@@ -2,12 +2,13 @@ import TensorCore
 
 /// How a convolution is computed; every algorithm gives the same numbers within float32 error.
 public enum ConvAlgorithm: String, CaseIterable, Sendable {
-    /// The plan's choice per layer (`ConvPlan`).
+    /// The plan's choice per layer (`ConvPlan`); where it picks Winograd, the weight gradient
+    /// still runs by im2col + GEMM (see `ConvPlan.winogradWeightGradient`).
     case auto
     /// im2col + GEMM (any kernel, stride, padding, groups).
     case gemm
-    /// Winograd F(2×2, 3×3) wherever it applies (3×3, stride 1, padding 1, groups 1); other
-    /// layers use GEMM.
+    /// Winograd F(2×2, 3×3) for all three passes wherever it applies (3×3, stride 1, padding 1,
+    /// groups 1); other layers use GEMM.
     case winograd
     /// Winograd F(4×4, 3×3) where it applies: faster, but with about 7× the
     /// float32 error of F(2×2) (≈ 1e-6 – 3e-6 relative per layer, see WinogradErrorTests), which
@@ -30,6 +31,16 @@ public enum ConvPlan {
         case .winograd: return 2
         default: return pays(inChannels: conv.inChannels, outChannels: conv.outChannels) ? 2 : nil
         }
+    }
+
+    /// Whether a Winograd layer computes ∂weight in the Winograd domain too (`winograd`,
+    /// `winograd_f4`) or by im2col + GEMM (`auto`). The Winograd-domain sum over tiles has a
+    /// larger rounding error on small gradient entries, which AdamW's normalised step turns into
+    /// a visible difference: cifar_cnn on 2 and 4 ranks ended 1.9e-5 and 2.0e-5 from 1 rank after
+    /// 5 steps (DataParallelTests allows 1e-5), against ≈1e-7 with a GEMM ∂weight. Forward and
+    /// ∂input by Winograd are bitwise independent of the batch split, so they cost no N-rank drift.
+    static func winogradWeightGradient(requested: ConvAlgorithm) -> Bool {
+        requested != .auto
     }
 
     /// Whether Winograd F(2×2) beats GEMM for these channel counts. Measured (1 thread, batch
