@@ -74,7 +74,7 @@ BODY void zero_tail(float *v, size_t ps, int a, size_t tiles, size_t ld) {
 /* ---- Input: V = Bᵀ d B ------------------------------------------------------------------------ */
 
 /* Row pass of one padded image row `row` (tw·m + 2 floats): r[j·rs + tc] = (Bᵀ d)_j, d = row[tc·m ..]. */
-BODY void input_row(geo g, const float *row, float *r) {
+BODY void input_row(geo g, const float *restrict row, float *restrict r) {
     ROW_LOOP
     for (int tc = 0; tc < g.tw; tc++) {
         float d[6], y[6];
@@ -124,6 +124,17 @@ BODY void input_body(int m, const float *x, size_t xs, int images, int h, int w,
 
 /* ---- Output gradient: Z = A ∂y Aᵀ ------------------------------------------------------------- */
 
+/* Row pass of one ∂y row (tw·m floats): r[j·rs + tc] = (A d)_j, d = src[tc·m ..]. */
+BODY void gradient_row(geo g, const float *restrict src, float *restrict r) {
+    ROW_LOOP
+    for (int tc = 0; tc < g.tw; tc++) {
+        float d[4], y[6];
+        for (int j = 0; j < g.m; j++) d[j] = src[tc * g.m + j];
+        gradient1d(g.m, d, y);
+        for (int j = 0; j < g.a; j++) r[j * g.rs + tc] = y[j];
+    }
+}
+
 BODY void gradient_body(int m, const float *gy, size_t ys, int images, int h, int w, float *z, size_t ps, size_t ld,
                         float *scratch) {
     geo g = geometry(m, images, h, w);
@@ -140,13 +151,7 @@ BODY void gradient_body(int m, const float *gy, size_t ys, int images, int h, in
             }
             const float *src = gy + i * ys + (size_t)pr * w;
             if (pw != w) { memcpy(row, src, w * sizeof(float)); src = row; }
-            ROW_LOOP
-            for (int tc = 0; tc < g.tw; tc++) {
-                float d[4], y[6];
-                for (int j = 0; j < m; j++) d[j] = src[tc * m + j];
-                gradient1d(m, d, y);
-                for (int j = 0; j < g.a; j++) dst[j * g.rs + tc] = y[j];
-            }
+            gradient_row(g, src, dst);
         }
     }
     for (int tr = 0; tr < g.th; tr++) {
@@ -166,6 +171,17 @@ BODY void gradient_body(int m, const float *gy, size_t ys, int images, int h, in
 
 /* ---- Output: y = Aᵀ M A + bias ---------------------------------------------------------------- */
 
+/* One output row: dst[tc·m + c] = (Aᵀ t)_c + bias, t[j] = src[j·rs + tc]. */
+BODY void output_row(geo g, const float *restrict src, float bias, float *restrict dst) {
+    ROW_LOOP
+    for (int tc = 0; tc < g.tw; tc++) {
+        float d[6], o[4];
+        for (int j = 0; j < g.a; j++) d[j] = src[j * g.rs + tc];
+        output1d(g.m, d, o);
+        for (int c = 0; c < g.m; c++) dst[tc * g.m + c] = o[c] + bias;
+    }
+}
+
 /* Row pass of output row `ro` of tile row `tr`: T (m, α, rs) → y rows, clipped to the map. */
 BODY void output_rows(geo g, const float *t, int tr, float bias, float *y, size_t ys, float *row) {
     int m = g.m, pw = g.tw * m;
@@ -174,13 +190,7 @@ BODY void output_rows(geo g, const float *t, int tr, float bias, float *y, size_
             const float *src = t + (size_t)ro * g.a * g.rs + (size_t)i * g.tw;
             float *out = y + i * ys + (size_t)(tr * m + ro) * g.w;
             float *dst = pw == g.w ? out : row;
-            ROW_LOOP
-            for (int tc = 0; tc < g.tw; tc++) {
-                float d[6], o[4];
-                for (int j = 0; j < g.a; j++) d[j] = src[j * g.rs + tc];
-                output1d(m, d, o);
-                for (int c = 0; c < m; c++) dst[tc * m + c] = o[c] + bias;
-            }
+            output_row(g, src, bias, dst);
             if (dst != out) memcpy(out, row, g.w * sizeof(float));
         }
     }
@@ -278,7 +288,12 @@ VARIANTS(ck_winograd_products, (int points, int rows, int inner, int cols, const
                                  size_t ldb, size_t bs, float *out, size_t ldo, size_t os),
          (points, rows, inner, cols, a, b, ldb, bs, out, ldo, os))
 
-/* ---- Weight-gradient products, dot form: long tile rows, few channels ------------------------- */
+/* ---- Weight-gradient products: du (k, c) += z (k, T) · v (c, T)ᵀ -------------------------------
+ * Both operands have T contiguous (tiles, or im2col columns), rows ldz and ldv apart; du has rows
+ * lddu apart. Few channels or long rows use the dot form (16 partial sums per entry, added in a
+ * fixed order); otherwise the outer form packs 32-channel blocks of v and broadcasts z. */
+
+typedef struct { const float *z; size_t ldz; const float *v; size_t ldv; float *du; size_t lddu; } grad_ops;
 
 /* Σ of the 16 lanes in a fixed pairwise order (the same at every SIMD level). */
 BODY float lane_sum(const vf16 *p) {
@@ -290,47 +305,50 @@ BODY float lane_sum(const vf16 *p) {
     return (q[0] + q[2]) + (q[1] + q[3]);
 }
 
-/* du (R, S; row stride lddu) += z (R, T) · v (S, T)ᵀ, T a multiple of 16; rows `ld` apart. */
-BODY void dot_block(const int R, const int S, int tiles, const float *z, const float *v, size_t ld, float *du,
-                    size_t lddu) {
+/* du (R, S) += z (R, T) · v (S, T)ᵀ: 16 lanes over whole vectors of T, then the rest one by one. */
+BODY void dot_block(const int R, const int S, int tiles, grad_ops o) {
     vf16 acc[4][4];
+    int t16 = tiles / 16 * 16;
     for (int r = 0; r < R; r++) for (int s = 0; s < S; s++) acc[r][s] = (vf16){0};
-    for (int t = 0; t < tiles; t += 16) {
+    for (int t = 0; t < t16; t += 16) {
         vf16 zv[4], vv[4];
-        for (int r = 0; r < R; r++) zv[r] = *(const vf16 *)(z + r * ld + t);
-        for (int s = 0; s < S; s++) vv[s] = *(const vf16 *)(v + s * ld + t);
+        for (int r = 0; r < R; r++) zv[r] = *(const vf16 *)(o.z + r * o.ldz + t);
+        for (int s = 0; s < S; s++) vv[s] = *(const vf16 *)(o.v + s * o.ldv + t);
         for (int r = 0; r < R; r++)
             for (int s = 0; s < S; s++) acc[r][s] = __builtin_elementwise_fma(zv[r], vv[s], acc[r][s]);
     }
-    for (int r = 0; r < R; r++) for (int s = 0; s < S; s++) du[r * lddu + s] += lane_sum(&acc[r][s]);
+    for (int r = 0; r < R; r++) {
+        for (int s = 0; s < S; s++) {
+            float rest = 0;
+            for (int t = t16; t < tiles; t++) rest = __builtin_fmaf(o.z[r * o.ldz + t], o.v[s * o.ldv + t], rest);
+            o.du[r * o.lddu + s] += lane_sum(&acc[r][s]) + rest;
+        }
+    }
 }
 
-BODY void dot_rows(int R, int S, int tiles, const float *z, const float *v, size_t ld, float *du, size_t lddu) {
+BODY void dot_rows(int R, int S, int tiles, grad_ops o) {
     switch ((R - 1) * 4 + S - 1) {
-#define CASE(r, s) case (r - 1) * 4 + s - 1: dot_block(r, s, tiles, z, v, ld, du, lddu); break;
+#define CASE(r, s) case (r - 1) * 4 + s - 1: dot_block(r, s, tiles, o); break;
     CASE(1, 1) CASE(1, 2) CASE(1, 3) CASE(1, 4) CASE(2, 1) CASE(2, 2) CASE(2, 3) CASE(2, 4)
     CASE(3, 1) CASE(3, 2) CASE(3, 3) CASE(3, 4) CASE(4, 1) CASE(4, 2) CASE(4, 3) CASE(4, 4)
 #undef CASE
     }
 }
 
-/* One point's du (k, c) += z (k, tiles) · v (c, tiles)ᵀ; columns [tiles, ld) of z and v are zero up to
- * the next multiple of 16. */
-BODY void dot_products(int k, int c, int tiles, const float *z, const float *v, size_t ld, float *du) {
-    int t16 = (tiles + 15) / 16 * 16;
-    for (int r0 = 0; r0 < k; r0 += 4) {
-        int r = k - r0 < 4 ? k - r0 : 4;
-        for (int s0 = 0; s0 < c; s0 += 4) {
-            int s = c - s0 < 4 ? c - s0 : 4;
-            dot_rows(r, s, t16, z + r0 * ld, v + s0 * ld, ld, du + (size_t)r0 * c + s0, c);
+/* v's four rows stay in L1 while every row block of z (k·T, in L2) passes them. */
+BODY void dot_products(int k, int c, int tiles, grad_ops o) {
+    for (int s0 = 0; s0 < c; s0 += 4) {
+        int s = c - s0 < 4 ? c - s0 : 4;
+        for (int r0 = 0; r0 < k; r0 += 4) {
+            int r = k - r0 < 4 ? k - r0 : 4;
+            grad_ops b = { o.z + r0 * o.ldz, o.ldz, o.v + s0 * o.ldv, o.ldv, o.du + r0 * o.lddu + s0, o.lddu };
+            dot_rows(r, s, tiles, b);
         }
     }
 }
 
-/* ---- Weight-gradient products, outer form ------------------------------------------------------ */
-
-/* A block of V (32 channels × TB tiles) is transposed into `pack` (TB, 32) once and reused by every
- * row block of Z, whose entries are broadcast. du[k][c] += Σ over each TB-tile block, in order. */
+/* A block of v (32 channels × TB columns) is transposed into `pack` (TB, 32) once and reused by every
+ * row block of z, whose entries are broadcast. du[k][c] += Σ over each TB-column block, in order. */
 enum { TB = 128 };
 
 /* pack (t, 32) = v (rows < cs, t < tb; row stride ld)ᵀ, channels past cs zero. */
@@ -342,15 +360,15 @@ BODY void pack_block(const float *v, size_t ld, int cs, int tb, float *pack) {
     }
 }
 
-/* du (R, cs; row stride lddu) += z (R, tb; row stride ld) · pack (tb, 32). */
-BODY void outer_block(const int R, int tb, const float *z, size_t ld, const float *pack, float *du, size_t lddu,
+/* du (R, cs) += z (R, tb) · pack (tb, 32). */
+BODY void outer_block(const int R, int tb, const float *z, size_t ldz, const float *pack, float *du, size_t lddu,
                       int cs) {
     vf16 acc[6][2];
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = (vf16){0};
     for (int t = 0; t < tb; t++) {
         vf16 p0 = *(const vf16 *)(pack + t * 32), p1 = *(const vf16 *)(pack + t * 32 + 16);
         for (int r = 0; r < R; r++) {
-            vf16 s = SPLAT(z[r * ld + t]);
+            vf16 s = SPLAT(z[r * ldz + t]);
             acc[r][0] = __builtin_elementwise_fma(s, p0, acc[r][0]);
             acc[r][1] = __builtin_elementwise_fma(s, p1, acc[r][1]);
         }
@@ -366,42 +384,50 @@ BODY void outer_block(const int R, int tb, const float *z, size_t ld, const floa
     }
 }
 
-BODY void outer_rows(int R, int tb, const float *z, size_t ld, const float *pack, float *du, size_t lddu, int cs) {
+BODY void outer_rows(int R, int tb, const float *z, size_t ldz, const float *pack, float *du, size_t lddu, int cs) {
     switch (R) {
-#define CASE(r) case r: outer_block(r, tb, z, ld, pack, du, lddu, cs); break;
+#define CASE(r) case r: outer_block(r, tb, z, ldz, pack, du, lddu, cs); break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
 #undef CASE
     }
 }
 
-/* du[ξ] (k, c) += z[ξ] (k, tiles) · v[ξ] (c, tiles)ᵀ for ξ < points; rows `ld` apart, du[ξ] packed (k, c). */
-/* One point's du (k, c) += z (k, tiles) · v (c, tiles)ᵀ through packed blocks of v. */
-BODY void outer_products(int k, int c, int tiles, const float *z, const float *v, size_t ld, float *du) {
+BODY void outer_products(int k, int c, int tiles, grad_ops o) {
     float pack[TB * 32] __attribute__((aligned(64)));
     for (int c0 = 0; c0 < c; c0 += 32) {
         int cs = c - c0 < 32 ? c - c0 : 32;
         for (int t0 = 0; t0 < tiles; t0 += TB) {
             int tb = tiles - t0 < TB ? tiles - t0 : TB;
-            pack_block(v + (size_t)c0 * ld + t0, ld, cs, tb, pack);
+            pack_block(o.v + (size_t)c0 * o.ldv + t0, o.ldv, cs, tb, pack);
             for (int r0 = 0; r0 < k; r0 += 6) {
                 int r = k - r0 < 6 ? k - r0 : 6;
-                outer_rows(r, tb, z + r0 * ld + t0, ld, pack, du + (size_t)r0 * c + c0, c, cs);
+                outer_rows(r, tb, o.z + r0 * o.ldz + t0, o.ldz, pack, o.du + r0 * o.lddu + c0, o.lddu, cs);
             }
         }
     }
 }
 
-/* du[ξ] (k, c) += z[ξ] (k, tiles) · v[ξ] (c, tiles)ᵀ for ξ < points; rows `ld` apart, du[ξ] packed (k, c).
- * Few channels or long rows: dot form (no packing); otherwise the outer form (no lane sums). */
+BODY void gradient_products(int k, int c, int tiles, grad_ops o) {
+    if (c < 32 || tiles >= 1024) dot_products(k, c, tiles, o);
+    else outer_products(k, c, tiles, o);
+}
+
 BODY void ck_winograd_gradient_products_body(int points, int k, int c, int tiles, const float *z, size_t zs,
                                              const float *v, size_t vs, size_t ld, float *du) {
-    int dot = c < 32 || tiles >= 1024;
     for (int xi = 0; xi < points; xi++) {
-        float *dx = du + (size_t)xi * k * c;
-        if (dot) dot_products(k, c, tiles, z + xi * zs, v + xi * vs, ld, dx);
-        else outer_products(k, c, tiles, z + xi * zs, v + xi * vs, ld, dx);
+        grad_ops o = { z + xi * zs, ld, v + xi * vs, ld, du + (size_t)xi * k * c, (size_t)c };
+        gradient_products(k, c, tiles, o);
     }
 }
 VARIANTS(ck_winograd_gradient_products, (int points, int k, int c, int tiles, const float *z, size_t zs,
                                           const float *v, size_t vs, size_t ld, float *du),
          (points, k, c, tiles, z, zs, v, vs, ld, du))
+
+BODY void ck_gradient_products_body(int k, int c, int cols, const float *z, size_t ldz, const float *v, size_t ldv,
+                                    float *du, size_t lddu) {
+    grad_ops o = { z, ldz, v, ldv, du, lddu };
+    gradient_products(k, c, cols, o);
+}
+VARIANTS(ck_gradient_products, (int k, int c, int cols, const float *z, size_t ldz, const float *v, size_t ldv,
+                                 float *du, size_t lddu),
+         (k, c, cols, z, ldz, v, ldv, du, lddu))

@@ -344,8 +344,8 @@ public final class Conv2d: Layer {
                 gyOp = UnsafePointer(stage); gyLD = ld
             }
             // ∂W_g (Og, Kc) += ∂y (Og, b·P) · colᵀ (b·P, Kc)
-            BLAS.sgemm(transB: true, m: og, n: kc, k: b * p, a: gyOp, lda: gyLD, b: cols, ldb: ld,
-                       beta: 1, c: gw + grp * og * kc, ldc: kc)
+            Kernels.accumulateGradient(rows: og, columns: kc, inner: b * p, gyOp, ldgy: gyLD, cols, ldcol: ld,
+                                       into: gw + grp * og * kc, ldgw: kc)
             guard let gxs else { continue }
             if transposed {
                 transposedInputGradient(gys, images: b, group: grp, ws, into: gxs)

@@ -34,4 +34,8 @@ void ck_winograd_products(int points, int rows, int inner, int cols, const float
  * z and v have row stride ld; du[ξ] is packed (k, c). */
 void ck_winograd_gradient_products(int points, int k, int c, int tiles, const float *z, size_t zs, const float *v,
                                    size_t vs, size_t ld, float *du);
+/* du (k, c; row stride lddu) += z (k, cols; ldz) · v (c, cols; ldv)ᵀ: a convolution's weight gradient
+ * ∂y · im2col(x)ᵀ, with every entry summed in an order fixed by cols alone. */
+void ck_gradient_products(int k, int c, int cols, const float *z, size_t ldz, const float *v, size_t ldv, float *du,
+                          size_t lddu);
 #endif
