@@ -15,9 +15,10 @@
 
 typedef float vf16 __attribute__((vector_size(64), aligned(4)));
 
-/* Row passes run over a map's tile columns (2 to 16 of them): 8 lanes, not the 64 the
- * vectoriser would pick for an unknown trip count. */
+/* Row passes run over a map's tile columns (2 to 16 of them): 8 lanes (4 on maps of 4 tile
+ * columns), not the 64 the vectoriser would pick for an unknown trip count. */
 #define ROW_LOOP _Pragma("clang loop vectorize_width(8) interleave_count(1)")
+#define ROW_LOOP4 _Pragma("clang loop vectorize_width(4) interleave_count(1)")
 
 /* ---- 1-D transforms: x[0..nIn) → y[0..nOut) -------------------------------------------------- */
 
@@ -74,14 +75,21 @@ BODY void zero_tail(float *v, size_t ps, int a, size_t tiles, size_t ld) {
 /* ---- Input: V = Bᵀ d B ------------------------------------------------------------------------ */
 
 /* Row pass of one padded image row `row` (tw·m + 2 floats): r[j·rs + tc] = (Bᵀ d)_j, d = row[tc·m ..]. */
-BODY void input_row(geo g, const float *restrict row, float *restrict r) {
-    ROW_LOOP
-    for (int tc = 0; tc < g.tw; tc++) {
-        float d[6], y[6];
-        for (int j = 0; j < g.a; j++) d[j] = row[tc * g.m + j];
-        input1d(g.m, d, y);
-        for (int j = 0; j < g.a; j++) r[j * g.rs + tc] = y[j];
+#define INPUT_ROW(name, lanes)                                                                   \
+    BODY void name(geo g, const float *restrict row, float *restrict r) {                        \
+        lanes                                                                                    \
+        for (int tc = 0; tc < g.tw; tc++) {                                                      \
+            float d[6], y[6];                                                                    \
+            for (int j = 0; j < g.a; j++) d[j] = row[tc * g.m + j];                              \
+            input1d(g.m, d, y);                                                                  \
+            for (int j = 0; j < g.a; j++) r[j * g.rs + tc] = y[j];                               \
+        }                                                                                        \
     }
+INPUT_ROW(input_row8, ROW_LOOP)
+INPUT_ROW(input_row4, ROW_LOOP4)
+
+BODY void input_row(geo g, const float *restrict row, float *restrict r) {
+    if (g.tw >= 8) input_row8(g, row, r); else input_row4(g, row, r);
 }
 
 /* Column pass of the scratch R (rows, α, rs): V[(i·α + j)·ps + tr·rs + t] = (Bᵀ R[tr·m ..][j])_i. */
@@ -172,14 +180,21 @@ BODY void gradient_body(int m, const float *gy, size_t ys, int images, int h, in
 /* ---- Output: y = Aᵀ M A + bias ---------------------------------------------------------------- */
 
 /* One output row: dst[tc·m + c] = (Aᵀ t)_c + bias, t[j] = src[j·rs + tc]. */
-BODY void output_row(geo g, const float *restrict src, float bias, float *restrict dst) {
-    ROW_LOOP
-    for (int tc = 0; tc < g.tw; tc++) {
-        float d[6], o[4];
-        for (int j = 0; j < g.a; j++) d[j] = src[j * g.rs + tc];
-        output1d(g.m, d, o);
-        for (int c = 0; c < g.m; c++) dst[tc * g.m + c] = o[c] + bias;
+#define OUTPUT_ROW(name, lanes)                                                                  \
+    BODY void name(geo g, const float *restrict src, float bias, float *restrict dst) {          \
+        lanes                                                                                    \
+        for (int tc = 0; tc < g.tw; tc++) {                                                      \
+            float d[6], o[4];                                                                    \
+            for (int j = 0; j < g.a; j++) d[j] = src[j * g.rs + tc];                             \
+            output1d(g.m, d, o);                                                                 \
+            for (int c = 0; c < g.m; c++) dst[tc * g.m + c] = o[c] + bias;                       \
+        }                                                                                        \
     }
+OUTPUT_ROW(output_row8, ROW_LOOP)
+OUTPUT_ROW(output_row4, ROW_LOOP4)
+
+BODY void output_row(geo g, const float *restrict src, float bias, float *restrict dst) {
+    if (g.tw >= 8) output_row8(g, src, bias, dst); else output_row4(g, src, bias, dst);
 }
 
 /* Row pass of output row `ro` of tile row `tr`: T (m, α, rs) → y rows, clipped to the map. */
