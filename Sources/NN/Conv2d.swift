@@ -12,14 +12,18 @@ import TensorCore
 /// rows pre-filled with the bias or zeros, which is cheaper than OpenBLAS's separate beta
 /// pass and needs no bias pass.
 ///
-/// Backward recomputes each chunk's im2col (memory stays bounded) and adds ∂weight with
-/// beta = 1 over all of the chunk's columns. ∂input is W_gᵀ·∂y into the workspace followed by
+/// 3×3 stride-1 layers the plan gives to Winograd (`ConvPlan`) run their forward and ∂input
+/// by `WinogradConvolution`, and their ∂weight here unless `winograd`/`winograd_f4` asked for
+/// it in the Winograd domain too.
+///
+/// Backward recomputes each chunk's im2col (memory stays bounded) and adds ∂weight over all of
+/// the chunk's columns (`Kernels.accumulateGradient`). ∂input is W_gᵀ·∂y into the workspace followed by
 /// col2im, except for "same" stride-1 convolutions that do not widen the channels, where it is
 /// the convolution of ∂y with the flipped kernel (see `transposedGradient`). Outputs and
 /// workspaces are resized, never reallocated, after the first step at a given batch size.
 ///
-/// Measured with `trainer-bench conv` (1 thread, batch 128): 45–80 % of the cblas_sgemm
-/// 512³ rate per layer on CIFAR-sized layers, all layers together about 60 %.
+/// Measured with `trainer-bench conv --algorithm gemm` (1 thread, batch 128): 40–80 % of the
+/// cblas_sgemm 512³ rate per layer on CIFAR-sized layers, all layers together about 60 %.
 public final class Conv2d: Layer {
     public let name: String
     public let inputShape: [Int]

@@ -43,10 +43,11 @@ public enum ConvPlan {
         requested != .auto
     }
 
-    /// Whether Winograd F(2×2) beats GEMM for these channel counts. Measured (1 thread, batch
-    /// 128, forward + both gradients, `trainer-bench conv --algorithm gemm|winograd`): faster from
-    /// 16 input channels on (DenseNet's 48→12 included), slower on a 3-channel first layer
-    /// (3-deep products starve the GEMMs).
+    /// Whether Winograd F(2×2) forward and ∂input (with a GEMM ∂weight) beat GEMM for these
+    /// channel counts. Measured (1 thread, batch 128, forward + both gradients, `trainer-bench
+    /// conv --algorithm gemm|auto --clock cpu`): 1.7–3.1× faster from 16 input channels on
+    /// (DenseNet's 48→12 included); a 3-channel first layer stays GEMM (3-deep products starve
+    /// the vector kernels: 2.8× slower by Winograd).
     static func pays(inChannels c: Int, outChannels k: Int) -> Bool {
         c >= 16 && k >= 8
     }
