@@ -315,8 +315,8 @@ public final class Conv2d: Layer {
                 let gyn = gys + i * yImage + grp * og * p        // (Og, P)
                 let xn = xs + i * xImage + grp * cg * p           // (Cg, P)
                 // ∂W_g (Og, Cg) += ∂y_n (Og, P) · x_nᵀ (P, Cg)
-                BLAS.sgemm(transB: true, m: og, n: cg, k: p, a: gyn, lda: p, b: xn, ldb: p,
-                           beta: 1, c: gwOf(worker) + grp * og * cg, ldc: cg)
+                Kernels.accumulateGradient(rows: og, columns: cg, inner: p, gyn, ldgy: p, xn, ldcol: p,
+                                           into: gwOf(worker) + grp * og * cg, ldgw: cg)
                 guard propagate else { continue }
                 // ∂x_n (Cg, P) = W_gᵀ (Cg, Og) · ∂y_n (Og, P), onto zeros (see forward)
                 let out = gxs + i * xImage + grp * cg * p
