@@ -1,3 +1,5 @@
+import TensorCore
+
 /// One entry of `model.layers` (name: layers), darknet style: the network is the list, in order;
 /// shapes flow from `model.input` through each layer and are checked when the model is built.
 ///
@@ -13,7 +15,7 @@
 /// Defaults are PyTorch's (conv kernel 3 is this project's, since nn.Conv2d has none).
 /// Parameter names are nn.Sequential indices ("0.weight", "3.bias", ...).
 public enum LayerSpec: Equatable, Sendable {
-    public enum Activation: String, CaseIterable, Sendable { case relu, relu6, sigmoid, tanh }
+    public typealias Activation = ActivationKind
 
     case conv(out: Int, kernel: Int, stride: Int, padding: Int, groups: Int, bias: Bool)
     case batchnorm

@@ -1,4 +1,5 @@
 import ModelNames
+import TensorCore
 
 /// `model:` — which network to build.
 ///
@@ -43,7 +44,7 @@ public struct ModelConfig: Equatable, Sendable {
     /// Per-sample input [C, H, W]; always set for `layers`.
     public var input: [Int]?
     public var initFrom: InitFrom?
-    public var convAlgorithm: ConvAlgorithmChoice = .auto
+    public var convAlgorithm: ConvAlgorithm = .auto
 }
 
 /// `model.init_from`: the checkpoint to start from and how strictly it must match.
@@ -62,14 +63,10 @@ public struct InitFrom: Equatable, Sendable {
     }
 }
 
-/// `model.conv_algorithm`: how convolutions are computed (the same numbers within float32 error).
-public enum ConvAlgorithmChoice: String, CaseIterable, Sendable { case auto, gemm, winograd, winogradF4 = "winograd_f4" }
-
 /// Generic ResNet (torchvision naming): `blocks[i]` residual blocks of width `widths[i]`,
 /// stride 2 at the start of every stage but the first.
 public struct ResNetSpec: Equatable, Sendable {
-    public enum Block: String, CaseIterable, Sendable { case basic, bottleneck }
-    public var block: Block
+    public var block: ResidualBlockKind
     public var blocks: [Int]
     public var widths: [Int]
     public var stem: Stem
@@ -86,8 +83,6 @@ public struct DenseNetSpec: Equatable, Sendable {
     public var compression: Double
     public var stem: Stem
 }
-
-public enum Stem: String, CaseIterable, Sendable { case cifar, imagenet }
 
 extension ModelConfig {
     static let commonKeys = ["name", "num_classes", "in_channels", "input", "init_from", "conv_algorithm"]
@@ -124,7 +119,7 @@ extension ModelConfig {
             throw r.error("in_channels", "\(inChannels) disagrees with model.input \(input)")
         }
         let initFrom = try readInitFrom(r, log: log)
-        let convAlgorithm = try r.choice("conv_algorithm", default: ConvAlgorithmChoice.auto, what: "convolution algorithm")
+        let convAlgorithm = try r.choice("conv_algorithm", default: ConvAlgorithm.auto, what: "convolution algorithm")
 
         let architecture: Architecture
         let reason = "by model '\(name)'"
@@ -169,7 +164,7 @@ extension ModelConfig {
     }
 
     private static func readResNet(_ r: MappingReader) throws -> ResNetSpec {
-        let block = try r.choice("block", default: ResNetSpec.Block.basic, what: "block")
+        let block = try r.choice("block", default: ResidualBlockKind.basic, what: "block")
         let blocks = try r.value("blocks", default: nil, Scalar.intList, render: Scalar.render, check: positiveList)
         let stem = try r.choice("stem", default: Stem.imagenet, what: "stem")
         let base = stem == .cifar ? 16 : 64

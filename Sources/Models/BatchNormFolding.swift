@@ -19,8 +19,8 @@ import NN
 /// a checkpoint of a folded model (root attribute `folded_bn = 1`) loads by building the
 /// config's model, folding it, and loading strictly by key.
 ///
-/// The folded network is for inference only: its rebuilt residual and dense blocks have no
-/// backward.
+/// The folded network is made of the same layer types (a residual block of folded branches, a
+/// dense block whose layers' `norm2` is a ReLU), so it has the one forward of each.
 public enum BatchNormFolding {
     /// One conv → BN pair that was folded, by layer name.
     public struct Pair: Sendable, Equatable {
@@ -59,25 +59,20 @@ public enum BatchNormFolding {
         case let s as Sequential:
             return try rebuildSequential(s, store: store, folds: &folds)
         case let block as ResidualBlock:
-            guard let branch = try rebuild(block.branch, store: store, folds: &folds) as? Sequential else {
-                preconditionFailure("BatchNormFolding: residual branch '\(block.name)' did not rebuild to a Sequential")
-            }
-            let shortcut = try block.shortcut.map { s -> Sequential in
-                guard let r = try rebuild(s, store: store, folds: &folds) as? Sequential else {
-                    preconditionFailure("BatchNormFolding: shortcut '\(s.name)' did not rebuild to a Sequential")
-                }
-                return r
-            }
-            return InferenceResidualBlock(name: block.name, inputShape: block.inputShape, branch: branch, shortcut: shortcut)
+            let branch = try rebuildSequential(block.branch, store: store, folds: &folds)
+            let shortcut = try block.shortcut.map { try rebuildSequential($0, store: store, folds: &folds) }
+            return try ResidualBlock(kind: block.kind, branch: branch, shortcut: shortcut)
         case let block as DenseBlock:
-            return try FoldedDenseBlock(block, store: store, folds: &folds)
+            let features = block.memoryEfficient ? Tensor(shape: [0]) : nil
+            let layers = try block.denseLayers.map { try rebuild($0, features: features, store: store, folds: &folds) }
+            return try DenseBlock(name: block.name, inputShape: block.inputShape, layers: layers, features: features)
         default:
             return try copyLeaf(layer, store: store)
         }
     }
 
     private static func rebuildSequential(_ s: Sequential, store: ParameterStore, folds: inout [Fold]) throws -> Sequential {
-        let out = Sequential(name: s.name, inputShape: s.inputShape, store: store)
+        let out = Sequential(at: store.scope(s.name), inputShape: s.inputShape)
         var i = 0
         while i < s.layers.count {
             let layer = s.layers[i]
@@ -91,6 +86,20 @@ public enum BatchNormFolding {
             i += 1
         }
         return out
+    }
+
+    /// A dense layer with `norm2` folded into `conv1` (a ReLU in its place), its `norm1` sharing `features`.
+    private static func rebuild(_ l: DenseLayer, features: Tensor?, store: ParameterStore, folds: inout [Fold]) throws -> DenseLayer {
+        let n = l.norm1
+        let norm1 = try BatchNorm(at: store.scope(n.name), inputShape: n.inputShape, affine: n.weight != nil, relu: n.relu,
+                                  momentum: n.momentum, eps: n.eps, sharedOutput: features)
+        let pair = Sequential(at: store.scope(l.name), inputShape: l.conv1.inputShape)
+        guard let fold = try foldPair(l.conv1, l.norm2, store: store, into: pair), let relu = pair.layers.last as? Activation else {
+            throw ModelError("fold-bn: dense layer '\(l.name)': norm2 does not fold into conv1")
+        }
+        folds.append(fold)
+        let conv2 = try copyLeaf(l.conv2, store: store) as! Conv2d
+        return try DenseLayer(name: l.name, norm1: norm1, conv1: fold.folded, norm2: relu, conv2: conv2)
     }
 
     /// `Sequential.add` for an existential layer (opened into the generic parameter).
@@ -107,9 +116,9 @@ public enum BatchNormFolding {
             return nil
         }
         guard next.inputShape == conv.outputShape else { return nil }
-        let folded = try out.add(Conv2d(name: conv.name, inputShape: conv.inputShape, outChannels: conv.outChannels,
+        let folded = try out.add(Conv2d(at: store.scope(conv.name), inputShape: conv.inputShape, outChannels: conv.outChannels,
                                         kernel: conv.kernel, stride: conv.stride, padding: conv.padding,
-                                        groups: conv.groups, bias: true, store: store))
+                                        groups: conv.groups, bias: true))
         if relu { try out.add(Activation(.relu, name: next.name, inputShape: folded.outputShape)) }
         return Fold(conv: conv, normName: next.name, gamma: gamma, beta: beta, mean: mean, variance: variance,
                     eps: eps, folded: folded)
@@ -119,14 +128,13 @@ public enum BatchNormFolding {
     static func copyLeaf(_ layer: Layer, store: ParameterStore) throws -> Layer {
         switch layer {
         case let l as Conv2d:
-            return try Conv2d(name: l.name, inputShape: l.inputShape, outChannels: l.outChannels, kernel: l.kernel,
-                              stride: l.stride, padding: l.padding, groups: l.groups, bias: l.bias != nil, store: store)
+            return try Conv2d(at: store.scope(l.name), inputShape: l.inputShape, outChannels: l.outChannels, kernel: l.kernel,
+                              stride: l.stride, padding: l.padding, groups: l.groups, bias: l.bias != nil)
         case let l as BatchNorm:
-            return try BatchNorm(name: l.name, inputShape: l.inputShape, affine: l.weight != nil, relu: l.relu,
-                                 momentum: l.momentum, eps: l.eps, store: store)
+            return try BatchNorm(at: store.scope(l.name), inputShape: l.inputShape, affine: l.weight != nil, relu: l.relu,
+                                 momentum: l.momentum, eps: l.eps)
         case let l as Linear:
-            return try Linear(name: l.name, inputShape: l.inputShape, outFeatures: l.outFeatures, bias: l.bias != nil,
-                              store: store)
+            return try Linear(at: store.scope(l.name), inputShape: l.inputShape, outFeatures: l.outFeatures, bias: l.bias != nil)
         case let l as Activation:
             return Activation(l.kind, name: l.name, inputShape: l.inputShape, inPlace: l.inPlace)
         case let l as MaxPool2d:
@@ -173,85 +181,5 @@ public enum BatchNormFolding {
                 fb[o] = Float(beta + (Double(b?[o] ?? 0) - Double(f.mean.value[o])) * scale)
             }
         }
-    }
-}
-
-/// y = relu(branch(x) + shortcut(x)) for inference: the rebuilt form of a `ResidualBlock`
-/// whose branch and shortcut had their BNs folded.
-public final class InferenceResidualBlock: Layer {
-    public let name: String
-    public let inputShape: [Int]
-    public var outputShape: [Int] { branch.outputShape }
-    public let branch: Sequential
-    public let shortcut: Sequential?
-    public var children: [Layer] { shortcut.map { [branch, $0] } ?? [branch] }
-    private let y = Tensor(shape: [0])   // (N, C', H', W')
-
-    init(name: String, inputShape: [Int], branch: Sequential, shortcut: Sequential?) {
-        self.name = name; self.inputShape = inputShape; self.branch = branch; self.shortcut = shortcut
-    }
-
-    public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        checkInput(x, kind: "residual block")
-        let b = branch.forward(x, ctx)            // (N, C', H', W')
-        let s = shortcut?.forward(x, ctx) ?? x    // (N, C', H', W')
-        y.resize(b.shape)
-        let pb = b.data, ps = s.data, py = y.data
-        Kernels.addReLU(y.count, pb, ps, into: py)
-        return y
-    }
-
-    public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
-        preconditionFailure("residual block '\(name)': a BN-folded model is for inference only (no backward)")
-    }
-}
-
-/// A `DenseBlock` whose layers' `conv1` absorbed `norm2`: per layer
-/// BN-ReLU(norm1, on the channel prefix) → conv1 (with bias) → ReLU → conv2, outputs appended
-/// to one concatenation buffer as in `DenseBlock`. Inference only.
-public final class FoldedDenseBlock: Layer {
-    public let name: String
-    public let inputShape: [Int]
-    public let outputShape: [Int]
-    public let growth: Int
-    let units: [(norm1: BatchNorm, conv1: Conv2d, relu: Activation, conv2: Conv2d)]
-    public var children: [Layer] { units.flatMap { [$0.norm1, $0.conv1, $0.relu, $0.conv2] as [Layer] } }
-    private let block = Tensor(shape: [0])   // (N, C₀ + L·k, H, W)
-
-    init(_ source: DenseBlock, store: ParameterStore, folds: inout [BatchNormFolding.Fold]) throws {
-        name = source.name; inputShape = source.inputShape; outputShape = source.outputShape; growth = source.growth
-        var units: [(BatchNorm, Conv2d, Activation, Conv2d)] = []
-        for l in source.denseLayers {
-            let norm1 = try BatchNormFolding.copyLeaf(l.norm1, store: store) as! BatchNorm
-            let scratch = Sequential(name: l.name, inputShape: l.conv1.inputShape, store: store)
-            guard let fold = try BatchNormFolding.foldPair(l.conv1, l.norm2, store: store, into: scratch),
-                  let relu = scratch.layers.last as? Activation else {
-                throw ModelError("fold-bn: dense layer '\(l.name)': norm2 does not fold into conv1")
-            }
-            folds.append(fold)
-            let conv2 = try BatchNormFolding.copyLeaf(l.conv2, store: store) as! Conv2d
-            units.append((norm1, fold.folded, relu, conv2))
-        }
-        self.units = units
-    }
-
-    public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        checkInput(x, kind: "dense block")
-        let n = x.dim(0), c0 = inputShape[0]
-        block.resize([n] + outputShape)
-        Concat.copyChannels(from: x, channelOffset: 0, into: block, channelOffset: 0, count: c0)
-        for u in units {
-            let c = u.norm1.channels
-            var h = u.norm1.forward(prefixOf: block, ctx)   // (N, c, H, W)
-            h = u.conv1.forward(h, ctx)                     // (N, bnSize·k, H, W)
-            h = u.relu.forward(h, ctx)
-            h = u.conv2.forward(h, ctx)                     // (N, k, H, W)
-            Concat.copyChannels(from: h, channelOffset: 0, into: block, channelOffset: c, count: growth)
-        }
-        return block
-    }
-
-    public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
-        preconditionFailure("dense block '\(name)': a BN-folded model is for inference only (no backward)")
     }
 }

@@ -2,25 +2,36 @@ import TensorCore
 import NN
 
 /// One DenseNet-BC layer: BN-ReLU-Conv1x1(bnSize·k) - BN-ReLU-Conv3x3(k), whose k new channels
-/// are appended to its input. Keys `<name>.norm1.*`, `<name>.conv1.weight`, `<name>.norm2.*`,
-/// `<name>.conv2.weight` (torchvision's `denselayer<l>`). Driven by its `DenseBlock`.
+/// are appended to its input; torchvision's `denselayer<l>` with children `norm1`, `conv1`,
+/// `norm2`, `conv2`. Driven by its `DenseBlock`.
 public final class DenseLayer {
     public let name: String
     public let norm1: BatchNorm   // reads the first `inChannels` channels of the block buffer
-    public let conv1: Conv2d          // (N, c, H, W) → (N, bnSize·k, H, W)
-    public let norm2: BatchNorm
-    public let conv2: Conv2d          // → (N, k, H, W)
+    public let conv1: Conv2d      // (N, c, H, W) → (N, bnSize·k, H, W)
+    /// BN-ReLU; a plain ReLU once BN folding has moved its statistics into `conv1`.
+    public let norm2: Layer
+    public let conv2: Conv2d      // → (N, k, H, W)
     public var inChannels: Int { norm1.channels }
     var layers: [Layer] { [norm1, conv1, norm2, conv2] }
 
-    init(name: String, inputShape: [Int], growth: Int, bnSize: Int, features: Tensor?, store: ParameterStore) throws {
-        self.name = name
-        norm1 = try BatchNorm(name: "\(name).norm1", inputShape: inputShape, relu: true, sharedOutput: features, store: store)
-        conv1 = try Conv2d(name: "\(name).conv1", inputShape: inputShape, outChannels: bnSize * growth, kernel: 1,
-                           bias: false, store: store)
-        norm2 = try BatchNorm(name: "\(name).norm2", inputShape: conv1.outputShape, relu: true, store: store)
-        conv2 = try Conv2d(name: "\(name).conv2", inputShape: norm2.outputShape, outChannels: growth, kernel: 3,
-                           padding: 1, bias: false, store: store)
+    /// A layer of these parts (BN folding passes folded ones); each must take the previous one's output.
+    public init(name: String, norm1: BatchNorm, conv1: Conv2d, norm2: Layer, conv2: Conv2d) throws {
+        guard conv1.inputShape == norm1.outputShape, norm2.inputShape == conv1.outputShape,
+              conv2.inputShape == norm2.outputShape else {
+            throw ShapeError("dense layer '\(name)': its norm1, conv1, norm2 and conv2 do not chain")
+        }
+        self.name = name; self.norm1 = norm1; self.conv1 = conv1; self.norm2 = norm2; self.conv2 = conv2
+    }
+
+    /// torchvision's layer at `scope`; `features`: the BN-ReLU output buffer its block shares, if any.
+    public convenience init(at scope: ParameterScope, inputShape: [Int], growth: Int, bnSize: Int, features: Tensor?) throws {
+        let norm1 = try BatchNorm(at: scope.scope("norm1"), inputShape: inputShape, relu: true, sharedOutput: features)
+        let conv1 = try Conv2d(at: scope.scope("conv1"), inputShape: inputShape, outChannels: bnSize * growth, kernel: 1,
+                               bias: false)
+        let norm2 = try BatchNorm(at: scope.scope("norm2"), inputShape: conv1.outputShape, relu: true)
+        let conv2 = try Conv2d(at: scope.scope("conv2"), inputShape: norm2.outputShape, outChannels: growth, kernel: 3,
+                               padding: 1, bias: false)
+        try self.init(name: scope.path, norm1: norm1, conv1: conv1, norm2: norm2, conv2: conv2)
     }
 }
 
@@ -46,9 +57,9 @@ public final class DenseBlock: Layer {
     public let inputShape: [Int]
     public let outputShape: [Int]
     public let growth: Int
-    /// Whether the layers' first BN-ReLU outputs share one recomputed buffer (see above).
-    public let memoryEfficient: Bool
     public let denseLayers: [DenseLayer]
+    /// Whether the layers' first BN-ReLU outputs share one recomputed buffer (see above).
+    public var memoryEfficient: Bool { features != nil }
     public var children: [Layer] { denseLayers.flatMap { $0.layers } }
 
     private let block = Tensor(shape: [0])    // (N, C₀ + L·k, H, W) input and every layer's output
@@ -56,33 +67,46 @@ public final class DenseBlock: Layer {
     private let gNew = Tensor(shape: [0])     // (N, k, H, W) gradient of one layer's new channels
     private let gMid = Tensor(shape: [0])     // (N, bnSize·k, H, W) gradient at conv1's output, shared by all layers
     private let gx = Tensor(shape: [0])       // (N, C₀, H, W)
-    private let features = Tensor(shape: [0]) // (N, c_l, H, W) BN-ReLU output of the current layer, shared
+    private let features: Tensor?             // (N, c_l, H, W) BN-ReLU output of the current layer, shared
 
-    public init(name: String, inputShape: [Int], layers count: Int, growth: Int, bnSize: Int = 4,
-                memoryEfficient: Bool = true, store: ParameterStore) throws {
+    /// A block of these layers (BN folding passes folded ones): layer l reads C₀ + l·k channels
+    /// and adds k. `features`: the tensor the layers' norm1 were built to share as output, or nil.
+    public init(name: String, inputShape: [Int], layers: [DenseLayer], features: Tensor?) throws {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ShapeError("dense block '\(name)': expected input (C, H, W), got \(Shape.format(inputShape))")
         }
+        guard let first = layers.first else { throw ShapeError("dense block '\(name)': needs at least one layer") }
+        let k = first.conv2.outChannels, (c0, h, w) = (inputShape[0], inputShape[1], inputShape[2])
+        for (l, layer) in layers.enumerated() where layer.norm1.inputShape != [c0 + l * k, h, w] || layer.conv2.outChannels != k {
+            throw ShapeError("dense block '\(name)': layer '\(layer.name)' does not take \(c0 + l * k) channels and add \(k)")
+        }
+        self.name = name; self.inputShape = inputShape; self.growth = k
+        denseLayers = layers; self.features = features
+        outputShape = [c0 + layers.count * k, h, w]
+    }
+
+    /// torchvision's `_DenseBlock` at `scope`: `denselayer1` ... `denselayer<count>`.
+    public convenience init(at scope: ParameterScope, inputShape: [Int], layers count: Int, growth: Int, bnSize: Int = 4,
+                            memoryEfficient: Bool = true) throws {
+        guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
+            throw ShapeError("dense block '\(scope.path)': expected input (C, H, W), got \(Shape.format(inputShape))")
+        }
         guard count >= 1, growth >= 1, bnSize >= 1 else {
-            throw ShapeError("dense block '\(name)': needs layers, growth and bn_size ≥ 1 (got \(count), \(growth), \(bnSize))")
+            throw ShapeError("dense block '\(scope.path)': needs layers, growth and bn_size ≥ 1 (got \(count), \(growth), \(bnSize))")
         }
-        self.name = name; self.inputShape = inputShape; self.growth = growth; self.memoryEfficient = memoryEfficient
-        var layers: [DenseLayer] = []
-        var c = inputShape[0]
-        for l in 0..<count {
-            layers.append(try DenseLayer(name: "\(name).denselayer\(l + 1)", inputShape: [c, inputShape[1], inputShape[2]],
-                                         growth: growth, bnSize: bnSize, features: memoryEfficient ? features : nil, store: store))
-            c += growth
+        let features = memoryEfficient ? Tensor(shape: [0]) : nil
+        let layers = try (0..<count).map { l in
+            try DenseLayer(at: scope.scope("denselayer\(l + 1)"), inputShape: [inputShape[0] + l * growth, inputShape[1], inputShape[2]],
+                           growth: growth, bnSize: bnSize, features: features)
         }
-        denseLayers = layers
-        outputShape = [c, inputShape[1], inputShape[2]]
+        try self.init(name: scope.path, inputShape: inputShape, layers: layers, features: features)
     }
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         checkInput(x, kind: "dense block")
         let n = x.dim(0), c0 = inputShape[0]
         block.resize([n] + outputShape)
-        if memoryEfficient { features.resize([n, denseLayers.last!.inChannels, inputShape[1], inputShape[2]]) }  // capacity for the widest
+        features?.resize([n, denseLayers.last!.inChannels, inputShape[1], inputShape[2]])  // capacity for the widest
         Concat.copyChannels(from: x, channelOffset: 0, into: block, channelOffset: 0, count: c0)
         for layer in denseLayers {
             let c = layer.inChannels
@@ -104,10 +128,9 @@ public final class DenseBlock: Layer {
             let c = layer.inChannels
             Concat.copyChannels(from: gBlock, channelOffset: c, into: gNew, channelOffset: 0, count: growth)
             let g2 = ctx.backward(layer.conv2, gNew)   // (N, bnSize·k, H, W)
-            gMid.resize(g2.shape)
-            ctx.timed(layer.norm2, .backward) { layer.norm2.backward(g2, into: gMid, accumulate: false, ctx) }
+            let gm = backward(layer.norm2, g2, ctx)
             if memoryEfficient { ctx.timed(layer.norm1, .backward) { layer.norm1.recompute() } }   // conv1's input, back in the shared buffer
-            let g1 = ctx.backward(layer.conv1, gMid)   // (N, c, H, W)
+            let g1 = ctx.backward(layer.conv1, gm)   // (N, c, H, W)
             ctx.timed(layer.norm1, .backward) { layer.norm1.backward(g1, into: gBlock, accumulate: true, ctx) }
             ctx.gradientsReady?(layer.norm1.weight!.offset)
         }
@@ -115,14 +138,21 @@ public final class DenseBlock: Layer {
         Concat.copyChannels(from: gBlock, channelOffset: 0, into: gx, channelOffset: 0, count: c0)
         return gx
     }
+
+    /// A BN-ReLU writes into the block's one `gMid`; any other layer (a folded ReLU) into its own.
+    private func backward(_ norm2: Layer, _ g2: Tensor, _ ctx: ForwardContext) -> Tensor {
+        guard let bn = norm2 as? BatchNorm else { return ctx.backward(norm2, g2) }
+        gMid.resize(g2.shape)
+        ctx.timed(bn, .backward) { bn.backward(g2, into: gMid, accumulate: false, ctx) }
+        return gMid
+    }
 }
 
-/// DenseNet transition `<name>.{norm, conv}`: BN-ReLU-Conv1x1(out)-AvgPool 2x2/2.
-public func makeTransition(name: String, inputShape: [Int], outChannels: Int, store: ParameterStore) throws -> Sequential {
-    let t = Sequential(name: name, inputShape: inputShape, store: store)
-    try t.add(BatchNorm(name: "\(name).norm", inputShape: t.outputShape, relu: true, store: store))
-    try t.add(Conv2d(name: "\(name).conv", inputShape: t.outputShape, outChannels: outChannels, kernel: 1,
-                     bias: false, store: store))
-    try t.add(AvgPool2d(name: "\(name).pool", inputShape: t.outputShape, kernel: 2, stride: 2))
+/// DenseNet transition at `scope`, children `norm`, `conv`, `pool`: BN-ReLU-Conv1x1(out)-AvgPool 2x2/2.
+public func makeTransition(at scope: ParameterScope, inputShape: [Int], outChannels: Int) throws -> Sequential {
+    let t = Sequential(at: scope, inputShape: inputShape)
+    try t.add(BatchNorm(at: scope.scope("norm"), inputShape: t.outputShape, relu: true))
+    try t.add(Conv2d(at: scope.scope("conv"), inputShape: t.outputShape, outChannels: outChannels, kernel: 1, bias: false))
+    try t.add(AvgPool2d(name: scope.key("pool"), inputShape: t.outputShape, kernel: 2, stride: 2))
     return t
 }

@@ -1,5 +1,6 @@
-import TensorCore
+import ModelNames
 import NN
+import TensorCore
 
 /// torchvision's DenseNet(-BC) with its state keys (reference: `DenseNet` in
 /// Tests/Reference/models.py):
@@ -22,35 +23,30 @@ public enum DenseNet {
             throw ShapeError("densenet '\(name)': compression must be in (0, 1], got \(compression)")
         }
         try checkImage(inputShape, model: name)
-        let store = ParameterStore()
-        let net = Sequential(inputShape: inputShape, store: store)
-        switch stem {
-        case .imagenet:
-            try net.add(Conv2d(name: "features.conv0", inputShape: net.outputShape, outChannels: initFeatures,
-                               kernel: 7, stride: 2, padding: 3, bias: false, store: store))
-            try net.add(BatchNorm(name: "features.norm0", inputShape: net.outputShape, relu: true, store: store))
-            try net.add(MaxPool2d(name: "features.pool0", inputShape: net.outputShape, kernel: 3, stride: 2, padding: 1))
-        case .cifar:
-            try net.add(Conv2d(name: "features.conv0", inputShape: net.outputShape, outChannels: initFeatures,
-                               kernel: 3, stride: 1, padding: 1, bias: false, store: store))
+        let store = ParameterStore(), features = store.root.scope("features")
+        let net = Sequential(at: store.root, inputShape: inputShape)
+        let (kernel, stride) = stem == .imagenet ? (7, 2) : (3, 1)
+        try net.add(Conv2d(at: features.scope("conv0"), inputShape: net.outputShape, outChannels: initFeatures,
+                           kernel: kernel, stride: stride, padding: kernel / 2, bias: false))
+        if stem == .imagenet {
+            try net.add(BatchNorm(at: features.scope("norm0"), inputShape: net.outputShape, relu: true))
+            try net.add(MaxPool2d(name: features.key("pool0"), inputShape: net.outputShape, kernel: 3, stride: 2, padding: 1))
         }
         for (b, count) in blocks.enumerated() {
-            try net.add(DenseBlock(name: "features.denseblock\(b + 1)", inputShape: net.outputShape, layers: count,
-                                   growth: growth, bnSize: bnSize, memoryEfficient: memoryEfficient, store: store))
+            try net.add(DenseBlock(at: features.scope("denseblock\(b + 1)"), inputShape: net.outputShape, layers: count,
+                                   growth: growth, bnSize: bnSize, memoryEfficient: memoryEfficient))
             if b < blocks.count - 1 {
                 let c = net.outputShape[0]
                 let out = Int((Double(c) * compression).rounded(.down))
                 guard out >= 1 else {
                     throw ShapeError("densenet '\(name)': transition\(b + 1) compresses \(c) channels to 0")
                 }
-                try net.add(makeTransition(name: "features.transition\(b + 1)", inputShape: net.outputShape,
-                                           outChannels: out, store: store))
+                try net.add(makeTransition(at: features.scope("transition\(b + 1)"), inputShape: net.outputShape,
+                                           outChannels: out))
             }
         }
-        try net.add(BatchNorm(name: "features.norm5", inputShape: net.outputShape, relu: true, store: store))
-        try net.add(AdaptiveAvgPool2d(name: "avgpool", inputShape: net.outputShape, outputSize: (1, 1)))
-        try net.add(Flatten(name: "flatten", inputShape: net.outputShape))
-        try net.add(Linear(name: "classifier", inputShape: net.outputShape, outFeatures: numClasses, store: store))
+        try net.add(BatchNorm(at: features.scope("norm5"), inputShape: net.outputShape, relu: true))
+        try addHead(to: net, classifier: "classifier", numClasses: numClasses)
         return try Model(name: name, network: net, store: store, seed: seed)
     }
 

@@ -3,8 +3,8 @@ import NN
 
 /// Darknet-style builder for a plain list of layers (config `model.name: layers`), equivalent
 /// to a PyTorch `nn.Sequential`: every call appends one layer built on the current output
-/// shape and throws `ShapeError` naming that layer when it cannot take it. Layers are named by
-/// their index ("0", "1", ...), so state keys are nn.Sequential's ("0.weight", "3.bias").
+/// shape and throws `ShapeError` naming that layer when it cannot take it. Each layer sits at
+/// the list's next index scope ("0", "1", ...), so state keys are nn.Sequential's ("0.weight", "3.bias").
 ///
 ///     let b = try LayerListBuilder(inputShape: [3, 32, 32])
 ///     try b.conv(out: 16, kernel: 3, padding: 1); try b.batchnorm(); try b.activation(.relu)
@@ -16,57 +16,57 @@ public final class LayerListBuilder {
     public let network: Sequential
     /// Shape (per sample) after the layers added so far.
     public var outputShape: [Int] { network.outputShape }
-    private var nextName: String { String(network.layers.count) }
+    private var next: ParameterScope { network.nextScope }
 
     public init(inputShape: [Int]) throws {
         guard inputShape.count == 3 || inputShape.count == 1, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ShapeError("layers: input must be (C, H, W) or (F) with positive sizes, got \(Shape.format(inputShape))")
         }
         self.inputShape = inputShape
-        network = Sequential(inputShape: inputShape, store: store)
+        network = Sequential(at: store.root, inputShape: inputShape)
     }
 
     public func conv(out: Int, kernel: Int, stride: Int = 1, padding: Int = 0, groups: Int = 1, bias: Bool = true) throws {
-        try network.add(Conv2d(name: nextName, inputShape: outputShape, outChannels: out, kernel: kernel, stride: stride,
-                               padding: padding, groups: groups, bias: bias, store: store))
+        try network.add(Conv2d(at: next, inputShape: outputShape, outChannels: out, kernel: kernel, stride: stride,
+                               padding: padding, groups: groups, bias: bias))
     }
 
     /// BatchNorm2d after (C, H, W), BatchNorm1d after (F).
     public func batchnorm(momentum: Float = 0.1, eps: Float = 1e-5) throws {
-        try network.add(BatchNorm(name: nextName, inputShape: outputShape, momentum: momentum, eps: eps, store: store))
+        try network.add(BatchNorm(at: next, inputShape: outputShape, momentum: momentum, eps: eps))
     }
 
     /// In place after a conv or linear, which do not read their output in backward.
     public func activation(_ kind: Activation.Kind) throws {
         let inPlace = network.layers.last is Conv2d || network.layers.last is Linear
-        try network.add(Activation(kind, name: nextName, inputShape: outputShape, inPlace: inPlace))
+        try network.add(Activation(kind, name: next.path, inputShape: outputShape, inPlace: inPlace))
     }
 
     /// stride defaults to the kernel size (PyTorch's rule).
     public func maxpool(kernel: Int, stride: Int? = nil, padding: Int = 0) throws {
-        try network.add(MaxPool2d(name: nextName, inputShape: outputShape, kernel: kernel, stride: stride ?? kernel,
+        try network.add(MaxPool2d(name: next.path, inputShape: outputShape, kernel: kernel, stride: stride ?? kernel,
                                   padding: padding))
     }
 
     public func avgpool(kernel: Int, stride: Int? = nil, padding: Int = 0, countIncludePad: Bool = true) throws {
-        try network.add(AvgPool2d(name: nextName, inputShape: outputShape, kernel: kernel, stride: stride ?? kernel,
+        try network.add(AvgPool2d(name: next.path, inputShape: outputShape, kernel: kernel, stride: stride ?? kernel,
                                   padding: padding, countIncludePad: countIncludePad))
     }
 
     public func adaptiveAvgPool(_ height: Int, _ width: Int) throws {
-        try network.add(AdaptiveAvgPool2d(name: nextName, inputShape: outputShape, outputSize: (height, width)))
+        try network.add(AdaptiveAvgPool2d(name: next.path, inputShape: outputShape, outputSize: (height, width)))
     }
 
     public func dropout(p: Float) throws {
-        try network.add(Dropout(name: nextName, inputShape: outputShape, p: p))
+        try network.add(Dropout(name: next.path, inputShape: outputShape, p: p))
     }
 
     public func flatten() throws {
-        try network.add(Flatten(name: nextName, inputShape: outputShape))
+        try network.add(Flatten(name: next.path, inputShape: outputShape))
     }
 
     public func linear(out: Int, bias: Bool = true) throws {
-        try network.add(Linear(name: nextName, inputShape: outputShape, outFeatures: out, bias: bias, store: store))
+        try network.add(Linear(at: next, inputShape: outputShape, outFeatures: out, bias: bias))
     }
 
     /// Shapes, parameters and MACs of the list as it stands, whatever its output (no class

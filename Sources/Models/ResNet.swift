@@ -1,13 +1,6 @@
-import TensorCore
+import ModelNames
 import NN
-
-/// Which input stem a ResNet or DenseNet starts with.
-public enum Stem: String, Sendable, CaseIterable {
-    /// 7x7/2 pad 3 conv, BN, ReLU, 3x3/2 pad 1 max-pool (torchvision, ImageNet-sized inputs).
-    case imagenet
-    /// 3x3/1 pad 1 conv (ResNet adds BN + ReLU), no pooling (He et al. / Huang et al. for CIFAR).
-    case cifar
-}
+import TensorCore
 
 /// torchvision's ResNet, generalised to any number of stages and widths
 /// (reference: `ResNet` in Tests/Reference/models.py).
@@ -26,31 +19,24 @@ public enum ResNet {
             throw ShapeError("resnet '\(name)': blocks, widths and num_classes must be ≥ 1")
         }
         try checkImage(inputShape, model: name)
-        let store = ParameterStore()
-        let net = Sequential(inputShape: inputShape, store: store)
-        switch stem {
-        case .imagenet:
-            try net.add(Conv2d(name: "conv1", inputShape: net.outputShape, outChannels: widths[0], kernel: 7,
-                               stride: 2, padding: 3, bias: false, store: store))
-        case .cifar:
-            try net.add(Conv2d(name: "conv1", inputShape: net.outputShape, outChannels: widths[0], kernel: 3,
-                               stride: 1, padding: 1, bias: false, store: store))
-        }
-        try net.add(BatchNorm(name: "bn1", inputShape: net.outputShape, relu: true, store: store))
+        let store = ParameterStore(), root = store.root
+        let net = Sequential(at: root, inputShape: inputShape)
+        let (kernel, stride) = stem == .imagenet ? (7, 2) : (3, 1)
+        try net.add(Conv2d(at: root.scope("conv1"), inputShape: net.outputShape, outChannels: widths[0], kernel: kernel,
+                           stride: stride, padding: kernel / 2, bias: false))
+        try net.add(BatchNorm(at: root.scope("bn1"), inputShape: net.outputShape, relu: true))
         if stem == .imagenet {
-            try net.add(MaxPool2d(name: "maxpool", inputShape: net.outputShape, kernel: 3, stride: 2, padding: 1))
+            try net.add(MaxPool2d(name: root.key("maxpool"), inputShape: net.outputShape, kernel: 3, stride: 2, padding: 1))
         }
         for (s, (count, width)) in zip(blocks, widths).enumerated() {
-            let stage = Sequential(name: "layer\(s + 1)", inputShape: net.outputShape, store: store)
+            let stage = Sequential(at: root.scope("layer\(s + 1)"), inputShape: net.outputShape)
             for i in 0..<count {
-                try stage.add(ResidualBlock(name: "layer\(s + 1).\(i)", kind: block, inputShape: stage.outputShape,
-                                            planes: width, stride: i == 0 && s > 0 ? 2 : 1, store: store))
+                try stage.add(ResidualBlock(at: stage.nextScope, kind: block, inputShape: stage.outputShape,
+                                            planes: width, stride: i == 0 && s > 0 ? 2 : 1))
             }
             try net.add(stage)
         }
-        try net.add(AdaptiveAvgPool2d(name: "avgpool", inputShape: net.outputShape, outputSize: (1, 1)))
-        try net.add(Flatten(name: "flatten", inputShape: net.outputShape))
-        try net.add(Linear(name: "fc", inputShape: net.outputShape, outFeatures: numClasses, store: store))
+        try addHead(to: net, classifier: "fc", numClasses: numClasses)
         return try Model(name: name, network: net, store: store, seed: seed)
     }
 
@@ -78,6 +64,13 @@ public enum ResNet {
         return try build(block: block, blocks: blocks, widths: [width, 2 * width, 4 * width, 8 * width], stem: stem,
                          numClasses: numClasses, inputShape: inputShape, seed: seed, name: name ?? "resnet\(depth)")
     }
+}
+
+/// The torchvision head of ResNet and DenseNet: global average pool, flatten, linear `classifier`.
+func addHead(to net: Sequential, classifier: String, numClasses: Int) throws {
+    try net.add(AdaptiveAvgPool2d(name: net.scope.key("avgpool"), inputShape: net.outputShape, outputSize: (1, 1)))
+    try net.add(Flatten(name: net.scope.key("flatten"), inputShape: net.outputShape))
+    try net.add(Linear(at: net.scope.scope(classifier), inputShape: net.outputShape, outFeatures: numClasses))
 }
 
 /// Throws unless `shape` is a positive (C, H, W) image shape.

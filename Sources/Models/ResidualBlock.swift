@@ -1,5 +1,6 @@
-import TensorCore
+import ModelNames
 import NN
+import TensorCore
 
 /// torchvision's BasicBlock and Bottleneck: y = relu(branch(x) + shortcut(x)).
 ///
@@ -8,69 +9,70 @@ import NN
 ///
 /// The shortcut is the identity, or where the shape changes (stride ≠ 1 or channels ≠
 /// planes·expansion) a projection `downsample.0` (1x1 conv, stride s, no bias) +
-/// `downsample.1` (BN) — torchvision's option B. All convs are bias-free. State keys:
-/// `<name>.conv1.weight`, `<name>.bn1.running_mean`, ..., `<name>.downsample.0.weight`.
+/// `downsample.1` (BN) — torchvision's option B. All convs are bias-free. The block's scope
+/// names its children (`conv1`, `bn1`, ..., `downsample.0`), so their keys are
+/// `layer1.0.conv1.weight`, .... BN folding builds the same block from folded branches.
 public final class ResidualBlock: Layer {
-    public enum Kind: String, Sendable, CaseIterable {
-        case basic, bottleneck
-        /// Output channels per `planes`.
-        public var expansion: Int { self == .basic ? 1 : 4 }
-    }
+    public typealias Kind = ResidualBlockKind
 
-    public let name: String
     public let kind: Kind
-    public let inputShape: [Int]
-    public let outputShape: [Int]
     public let branch: Sequential
     /// nil: identity shortcut.
     public let shortcut: Sequential?
+    public var name: String { branch.name }
+    public var inputShape: [Int] { branch.inputShape }
+    public var outputShape: [Int] { branch.outputShape }
     public var children: [Layer] { shortcut.map { [branch, $0] } ?? [branch] }
 
     private let y = Tensor(shape: [0])      // (N, C', H', W') relu(branch + shortcut)
     private let gSum = Tensor(shape: [0])   // (N, C', H', W') gradient at the sum (ReLU-masked)
     private let gx = Tensor(shape: [0])     // (N, C, H, W)
 
-    public init(name: String, kind: Kind, inputShape: [Int], planes: Int, stride: Int = 1,
-                store: ParameterStore) throws {
-        guard inputShape.count == 3 else {
-            throw ShapeError("\(kind) block '\(name)': expected input (C, H, W), got \(Shape.format(inputShape))")
+    /// A block of these layers; the shortcut (identity when nil) must map the branch's input to its output shape.
+    public init(kind: Kind, branch: Sequential, shortcut: Sequential?) throws {
+        let gives = shortcut.map { ($0.inputShape, $0.outputShape) } ?? (branch.inputShape, branch.inputShape)
+        guard gives == (branch.inputShape, branch.outputShape) else {
+            throw ShapeError("\(kind) block '\(branch.name)': shortcut maps \(Shape.format(gives.0)) to \(Shape.format(gives.1)) but the branch \(Shape.format(branch.inputShape)) to \(Shape.format(branch.outputShape))")
         }
-        self.name = name; self.kind = kind; self.inputShape = inputShape
+        self.kind = kind; self.branch = branch; self.shortcut = shortcut
+    }
+
+    /// torchvision's block at `scope`, stride `stride` in its first 3x3 (basic) or its 3x3 (bottleneck).
+    public convenience init(at scope: ParameterScope, kind: Kind, inputShape: [Int], planes: Int, stride: Int = 1) throws {
+        guard inputShape.count == 3 else {
+            throw ShapeError("\(kind) block '\(scope.path)': expected input (C, H, W), got \(Shape.format(inputShape))")
+        }
         let out = planes * kind.expansion
-        let b = Sequential(name: name, inputShape: inputShape, store: store)
+        let branch = try Self.branch(at: scope, kind: kind, inputShape: inputShape, planes: planes, stride: stride)
+        var shortcut: Sequential?
+        if stride != 1 || inputShape[0] != out {
+            let s = Sequential(at: scope.scope("downsample"), inputShape: inputShape)
+            try s.add(Conv2d(at: s.nextScope, inputShape: inputShape, outChannels: out, kernel: 1, stride: stride, bias: false))
+            try s.add(BatchNorm(at: s.nextScope, inputShape: s.outputShape))
+            shortcut = s
+        }
+        try self.init(kind: kind, branch: branch, shortcut: shortcut)
+    }
+
+    private static func branch(at scope: ParameterScope, kind: Kind, inputShape: [Int], planes: Int, stride: Int) throws -> Sequential {
+        let b = Sequential(at: scope, inputShape: inputShape)
+        func conv(_ name: String, _ out: Int, kernel: Int, stride: Int = 1) throws {
+            try b.add(Conv2d(at: scope.scope(name), inputShape: b.outputShape, outChannels: out, kernel: kernel,
+                             stride: stride, padding: kernel / 2, bias: false))
+        }
+        func norm(_ name: String, relu: Bool) throws {
+            try b.add(BatchNorm(at: scope.scope(name), inputShape: b.outputShape, relu: relu))
+        }
         switch kind {
         case .basic:
-            try b.add(Conv2d(name: "\(name).conv1", inputShape: b.outputShape, outChannels: planes, kernel: 3,
-                             stride: stride, padding: 1, bias: false, store: store))
-            try b.add(BatchNorm(name: "\(name).bn1", inputShape: b.outputShape, relu: true, store: store))
-            try b.add(Conv2d(name: "\(name).conv2", inputShape: b.outputShape, outChannels: planes, kernel: 3,
-                             stride: 1, padding: 1, bias: false, store: store))
-            try b.add(BatchNorm(name: "\(name).bn2", inputShape: b.outputShape, store: store))
+            try conv("conv1", planes, kernel: 3, stride: stride); try norm("bn1", relu: true)
+            try conv("conv2", planes, kernel: 3); try norm("bn2", relu: false)
         case .bottleneck:
-            try b.add(Conv2d(name: "\(name).conv1", inputShape: b.outputShape, outChannels: planes, kernel: 1,
-                             bias: false, store: store))
-            try b.add(BatchNorm(name: "\(name).bn1", inputShape: b.outputShape, relu: true, store: store))
-            try b.add(Conv2d(name: "\(name).conv2", inputShape: b.outputShape, outChannels: planes, kernel: 3,
-                             stride: stride, padding: 1, bias: false, store: store))
-            try b.add(BatchNorm(name: "\(name).bn2", inputShape: b.outputShape, relu: true, store: store))
-            try b.add(Conv2d(name: "\(name).conv3", inputShape: b.outputShape, outChannels: out, kernel: 1,
-                             bias: false, store: store))
-            try b.add(BatchNorm(name: "\(name).bn3", inputShape: b.outputShape, store: store))
+            try conv("conv1", planes, kernel: 1); try norm("bn1", relu: true)
+            try conv("conv2", planes, kernel: 3, stride: stride); try norm("bn2", relu: true)
+            try conv("conv3", planes * kind.expansion, kernel: 1); try norm("bn3", relu: false)
         }
-        branch = b
-        if stride != 1 || inputShape[0] != out {
-            let s = Sequential(name: "\(name).downsample", inputShape: inputShape, store: store)
-            try s.add(Conv2d(name: "\(name).downsample.0", inputShape: inputShape, outChannels: out, kernel: 1,
-                             stride: stride, bias: false, store: store))
-            try s.add(BatchNorm(name: "\(name).downsample.1", inputShape: s.outputShape, store: store))
-            guard s.outputShape == b.outputShape else {
-                throw ShapeError("\(kind) block '\(name)': shortcut gives \(Shape.format(s.outputShape)) but the branch \(Shape.format(b.outputShape))")
-            }
-            shortcut = s
-        } else {
-            shortcut = nil
-        }
-        outputShape = b.outputShape
+        return b
     }
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {

@@ -11,7 +11,8 @@ import NN
 /// final: a gradient all-reduce can start on those buckets while backward continues. Nested
 /// containers report too, so the offsets a step reports never increase but may repeat.
 public final class Sequential: Layer {
-    public let name: String
+    public let scope: ParameterScope
+    public var name: String { scope.path }
     public let inputShape: [Int]
     public private(set) var outputShape: [Int]
     public private(set) var layers: [Layer] = []
@@ -19,11 +20,15 @@ public final class Sequential: Layer {
     /// The first parameter each child declared, nil for parameter-free children. Its offset
     /// (valid once the store is finalized) is the lowest offset the child owns.
     private var firstParameters: [Parameter?] = []
-    private let store: ParameterStore
+    private var store: ParameterStore { scope.store }
 
-    public init(name: String = "", inputShape: [Int], store: ParameterStore) {
-        self.name = name; self.inputShape = inputShape; self.outputShape = inputShape; self.store = store
+    /// A container at `scope`: its children's keys are `scope`'s (`nextScope` for nn.Sequential indices).
+    public init(at scope: ParameterScope, inputShape: [Int]) {
+        self.scope = scope; self.inputShape = inputShape; self.outputShape = inputShape
     }
+
+    /// The scope of the next child by position, nn.Sequential's naming ("downsample.0", "3").
+    public var nextScope: ParameterScope { scope.scope(layers.count) }
 
     /// Builds the next layer (the closure sees `outputShape` as its input shape) and appends it.
     @discardableResult

@@ -50,7 +50,7 @@ public struct ModelSummary {
                 sharedRows.append((layer as? BatchNorm)?.sharesOutput ?? (layer as? Activation)?.inPlace ?? false)
                 let count = owned[layer.name] ?? 0
                 rows.append(Row(name: layer.name, kind: Self.kind(of: layer), outputShape: layer.outputShape,
-                                params: count, macs: Self.macs(of: layer, store: store)))
+                                params: count, macs: Self.macs(of: layer)))
                 return
             }
             layer.children.forEach(walk)
@@ -93,13 +93,12 @@ public struct ModelSummary {
     }
 
     /// Per-sample MACs: conv → output spatial size × weight elements; linear → weight elements.
-    static func macs(of layer: Layer, store: ParameterStore) -> Int {
+    static func macs(of layer: Layer) -> Int {
         switch layer {
         case let conv as Conv2d:
             return conv.outputShape.dropFirst().reduce(1, *) * conv.weight.count
-        case is Linear:
-            let prefix = layer.name.isEmpty ? "" : layer.name + "."
-            return store.parameter(named: prefix + "weight")?.count ?? 0
+        case let linear as Linear:
+            return linear.weight.count
         default:
             return 0
         }

@@ -7,7 +7,7 @@ import TensorCore
 /// `inPlace`: the output overwrites the input tensor (no second activation buffer). Only for a
 /// producer that does not read its own output in backward (conv, linear): the builder decides.
 public final class Activation: Layer {
-    public enum Kind: String, CaseIterable, Sendable { case relu, relu6, sigmoid, tanh }
+    public typealias Kind = ActivationKind
 
     public let kind: Kind
     public let name: String

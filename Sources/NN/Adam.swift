@@ -12,7 +12,7 @@ import Foundation
 ///
 /// State slots `exp_avg`, `exp_avg_sq` (+ `max_exp_avg_sq`); the step count is `stepCount`.
 /// `AdamW` is this class with the weight decay decoupled from the gradient.
-public class Adam: Optimizer {
+public class Adam: FlatStateOptimizer, Optimizer {
     public let beta1: Double
     public let beta2: Double
     public let eps: Double
@@ -21,8 +21,6 @@ public class Adam: Optimizer {
     /// AdamW: p ← p·(1 − lr·weight_decay) before the update instead of an L2 term in the gradient.
     public let decoupled: Bool
     public let kind: String
-    public var stepCount = 0
-    private let state: OptimizerState
 
     public convenience init(beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0, amsgrad: Bool = false) {
         self.init(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, amsgrad: amsgrad, decoupled: false)
@@ -39,14 +37,7 @@ public class Adam: Optimizer {
         AdamKernel.check(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, kind: decoupled ? "AdamW" : "Adam")
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay; self.amsgrad = amsgrad
         self.decoupled = decoupled
-        state = OptimizerState(names: AdamKernel.slots(amsgrad: amsgrad))
-    }
-
-    public var stateNames: [String] { state.names }
-    public var flatState: [(slot: String, values: UnsafeMutableBufferPointer<Float>)] { state.flat }
-    public func prepare(for store: ParameterStore) { state.allocate(count: store.parameterCount) }
-    public func state(for parameter: Parameter) -> [(slot: String, values: UnsafeMutableBufferPointer<Float>)] {
-        state.views(for: parameter)
+        super.init(slots: AdamKernel.slots(amsgrad: amsgrad))
     }
 
     public func step(store: ParameterStore, lr: Float) {

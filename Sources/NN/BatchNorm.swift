@@ -53,8 +53,9 @@ public final class BatchNorm: Layer {
 
     /// `sharedOutput`: write the output into this tensor instead of an own one; its owner calls
     /// `recompute()` before this layer's backward (memory-efficient DenseNet).
-    public init(name: String, inputShape: [Int], affine: Bool = true, relu: Bool = false, momentum: Float = 0.1,
-                eps: Float = 1e-5, sharedOutput: Tensor? = nil, store: ParameterStore) throws {
+    public init(at scope: ParameterScope, inputShape: [Int], affine: Bool = true, relu: Bool = false, momentum: Float = 0.1,
+                eps: Float = 1e-5, sharedOutput: Tensor? = nil) throws {
+        let name = scope.path
         let kind = inputShape.count == 3 ? "batchnorm2d" : "batchnorm1d"
         let label = name.isEmpty ? kind : "\(kind) '\(name)'"
         guard (1...3).contains(inputShape.count), inputShape.allSatisfy({ $0 > 0 }) else {
@@ -67,12 +68,11 @@ public final class BatchNorm: Layer {
         y = sharedOutput ?? Tensor(shape: [0]); sharesOutput = sharedOutput != nil
         channels = inputShape[0]
         spatial = inputShape.dropFirst().reduce(1, *)
-        func key(_ leaf: String) -> String { name.isEmpty ? leaf : "\(name).\(leaf)" }
-        weight = affine ? store.declare(key("weight"), shape: [channels], initializer: .constant(1)) : nil
-        bias = affine ? store.declare(key("bias"), shape: [channels], initializer: .constant(0)) : nil
-        runningMean = store.declareBuffer(key("running_mean"), shape: [channels], initializer: .constant(0))
-        runningVar = store.declareBuffer(key("running_var"), shape: [channels], initializer: .constant(1))
-        batchesTracked = store.declareCounter(key("num_batches_tracked"))
+        weight = affine ? scope.declare("weight", shape: [channels], initializer: .constant(1)) : nil
+        bias = affine ? scope.declare("bias", shape: [channels], initializer: .constant(0)) : nil
+        runningMean = scope.declareBuffer("running_mean", shape: [channels], initializer: .constant(0))
+        runningVar = scope.declareBuffer("running_var", shape: [channels], initializer: .constant(1))
+        batchesTracked = scope.declareCounter("num_batches_tracked")
         mean = .allocate(capacity: channels); mean.initialize(repeating: 0, count: channels)
         invStd = .allocate(capacity: channels); invStd.initialize(repeating: 1, count: channels)
         reduce = .allocate(capacity: 2 * channels + 1); reduce.initialize(repeating: 0, count: 2 * channels + 1)

@@ -67,8 +67,9 @@ public final class Conv2d: Layer {
     private let flipped = Tensor(shape: [0])  // (groups, Cg, Og·k·k): W_g transposed, taps reversed
     private var input: Tensor?                // (N, C, H, W), kept from forward for backward
 
-    public init(name: String, inputShape: [Int], outChannels: Int, kernel: Int, stride: Int = 1,
-                padding: Int = 0, groups: Int = 1, bias: Bool = true, store: ParameterStore) throws {
+    public init(at scope: ParameterScope, inputShape: [Int], outChannels: Int, kernel: Int, stride: Int = 1,
+                padding: Int = 0, groups: Int = 1, bias: Bool = true) throws {
+        let name = scope.path
         let label = name.isEmpty ? "Conv2d" : "Conv2d '\(name)'"
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ShapeError("\(label): expected input (C, H, W), got \(Shape.format(inputShape))")
@@ -93,10 +94,9 @@ public final class Conv2d: Layer {
         lowering = Im2col(geometry)
         let fanIn = c / groups * kernel * kernel
         let bound = 1 / Float(fanIn).squareRoot()
-        let prefix = name.isEmpty ? "" : name + "."
-        weight = store.declare(prefix + "weight", shape: [outChannels, c / groups, kernel, kernel],
+        weight = scope.declare("weight", shape: [outChannels, c / groups, kernel, kernel],
                                initializer: .uniform(bound: bound))
-        self.bias = bias ? store.declare(prefix + "bias", shape: [outChannels], initializer: .uniform(bound: bound)) : nil
+        self.bias = bias ? scope.declare("bias", shape: [outChannels], initializer: .uniform(bound: bound)) : nil
         winograd = makePlan()
     }
 

@@ -1,22 +1,5 @@
 import TensorCore
 
-/// How a convolution is computed; every algorithm gives the same numbers within float32 error.
-public enum ConvAlgorithm: String, CaseIterable, Sendable {
-    /// The plan's choice per layer (`ConvPlan`); where it picks Winograd, the weight gradient
-    /// still runs by im2col + GEMM (see `ConvPlan.winogradWeightGradient`).
-    case auto
-    /// im2col + GEMM (any kernel, stride, padding, groups).
-    case gemm
-    /// Winograd F(2×2, 3×3) for all three passes wherever it applies (3×3, stride 1, padding 1,
-    /// groups 1); other layers use GEMM.
-    case winograd
-    /// Winograd F(4×4, 3×3) where it applies: faster, but with about 7× the
-    /// float32 error of F(2×2) (≈ 1e-6 – 3e-6 relative per layer, see WinogradErrorTests), which
-    /// flips near-zero ReLU inputs often enough that ResNet-20's three-step fixture misses the
-    /// 1e-3 gradient tolerance. Opt-in only.
-    case winogradF4 = "winograd_f4"
-}
-
 /// The per-layer choice between im2col + GEMM and Winograd, made once when the layer is built
 /// (its input shape is fixed then). A heuristic rather than a timed trial, so every run and
 /// every rank picks the same algorithm and a run's bits do not depend on the machine's load;

@@ -17,7 +17,8 @@ public final class Linear: Layer {
     private let gx = Tensor(shape: [0])   // (N, in)
     private var input: Tensor?            // (N, in) of the last forward
 
-    public init(name: String, inputShape: [Int], outFeatures: Int, bias: Bool = true, store: ParameterStore) throws {
+    public init(at scope: ParameterScope, inputShape: [Int], outFeatures: Int, bias: Bool = true) throws {
+        let name = scope.path
         let label = name.isEmpty ? "linear" : "linear '\(name)'"
         guard inputShape.count == 1, inputShape[0] > 0 else {
             throw ShapeError("\(label): expected input (F), got \(Shape.format(inputShape))\(inputShape.count > 1 ? " (flatten first)" : "")")
@@ -25,10 +26,9 @@ public final class Linear: Layer {
         guard outFeatures > 0 else { throw ShapeError("\(label): out features must be positive, got \(outFeatures)") }
         self.name = name; self.inputShape = inputShape
         inFeatures = inputShape[0]; self.outFeatures = outFeatures
-        func key(_ leaf: String) -> String { name.isEmpty ? leaf : "\(name).\(leaf)" }
         let bound = 1 / Float(inFeatures).squareRoot()
-        weight = store.declare(key("weight"), shape: [outFeatures, inFeatures], initializer: .uniform(bound: bound))
-        self.bias = bias ? store.declare(key("bias"), shape: [outFeatures], initializer: .uniform(bound: bound)) : nil
+        weight = scope.declare("weight", shape: [outFeatures, inFeatures], initializer: .uniform(bound: bound))
+        self.bias = bias ? scope.declare("bias", shape: [outFeatures], initializer: .uniform(bound: bound)) : nil
     }
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {

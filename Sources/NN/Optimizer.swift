@@ -29,6 +29,21 @@ public protocol Optimizer: AnyObject {
     var flatState: [(slot: String, values: UnsafeMutableBufferPointer<Float>)] { get }
 }
 
+/// What every optimizer here keeps the same way: its state as named flat slots, and the step count.
+public class FlatStateOptimizer {
+    public var stepCount = 0
+    let state: OptimizerState
+
+    init(slots: [String]) { state = OptimizerState(names: slots) }
+
+    public var stateNames: [String] { state.names }
+    public var flatState: [(slot: String, values: UnsafeMutableBufferPointer<Float>)] { state.flat }
+    public func prepare(for store: ParameterStore) { state.allocate(count: store.parameterCount) }
+    public func state(for parameter: Parameter) -> [(slot: String, values: UnsafeMutableBufferPointer<Float>)] {
+        state.views(for: parameter)
+    }
+}
+
 /// Named flat buffers shared by the optimizers: allocated once, zeroed, freed on deinit.
 final class OptimizerState {
     let names: [String]

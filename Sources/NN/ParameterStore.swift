@@ -11,39 +11,32 @@ public enum Initializer: Sendable, Equatable {
     case normal(std: Float)
 }
 
-/// A trainable tensor: a named view into the store's one parameter allocation and,
-/// at the same offset, into its one gradient allocation.
-public final class Parameter {
+/// A named float tensor of the model state: a view into one of the store's flat allocations.
+public class StateTensor {
     /// PyTorch state_dict key, e.g. "layer1.0.conv1.weight".
     public let name: String
     public let shape: [Int]
     public let count: Int
     public let initializer: Initializer
-    /// Position of the first element in the store's flat buffers.
+    /// Position of the first element in the store's flat buffer.
     public internal(set) var offset = 0
     public internal(set) var value: UnsafeMutablePointer<Float>!
-    public internal(set) var grad: UnsafeMutablePointer<Float>!
 
     init(name: String, shape: [Int], initializer: Initializer) {
         self.name = name; self.shape = shape; self.count = shape.reduce(1, *); self.initializer = initializer
     }
     public var values: UnsafeMutableBufferPointer<Float> { .init(start: value, count: count) }
+}
+
+/// A trainable tensor: a view into the store's parameter allocation and, at the same offset,
+/// into its gradient allocation.
+public final class Parameter: StateTensor {
+    public internal(set) var grad: UnsafeMutablePointer<Float>!
     public var grads: UnsafeMutableBufferPointer<Float> { .init(start: grad, count: count) }
 }
 
 /// A non-trained float tensor that is part of the model state (BN running_mean / running_var).
-public final class StateBuffer {
-    public let name: String
-    public let shape: [Int]
-    public let count: Int
-    public let initializer: Initializer
-    public internal(set) var offset = 0
-    public internal(set) var value: UnsafeMutablePointer<Float>!
-    init(name: String, shape: [Int], initializer: Initializer) {
-        self.name = name; self.shape = shape; self.count = shape.reduce(1, *); self.initializer = initializer
-    }
-    public var values: UnsafeMutableBufferPointer<Float> { .init(start: value, count: count) }
-}
+public final class StateBuffer: StateTensor {}
 
 /// An int64 counter in the model state (BN num_batches_tracked).
 public final class Counter {

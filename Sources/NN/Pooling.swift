@@ -2,8 +2,8 @@ import TensorCore
 
 /// Output geometry of a 2-D pooling window, checked at build time (PyTorch's floor rule,
 /// and its limit padding ≤ kernel/2 so that every window holds at least one real pixel).
-struct PoolGeometry {
-    let channels, height, width, outHeight, outWidth, kernel, stride, padding: Int
+public struct PoolGeometry: Sendable {
+    public let channels, height, width, outHeight, outWidth, kernel, stride, padding: Int
 
     init(kind: String, name: String, inputShape: [Int], kernel: Int, stride: Int, padding: Int) throws {
         let label = name.isEmpty ? kind : "\(kind) '\(name)'"
@@ -25,20 +25,28 @@ struct PoolGeometry {
         }
     }
 
-    var outputShape: [Int] { [channels, outHeight, outWidth] }
+    public var outputShape: [Int] { [channels, outHeight, outWidth] }
+}
+
+/// A pooling layer over a fixed window: its shape and window come from its geometry.
+public protocol WindowPooling: Layer {
+    var geometry: PoolGeometry { get }
+}
+
+extension WindowPooling {
+    public var outputShape: [Int] { geometry.outputShape }
+    public var kernel: Int { geometry.kernel }
+    public var stride: Int { geometry.stride }
+    public var padding: Int { geometry.padding }
 }
 
 /// Max pooling; padded positions act as −∞. Forward records, per output, the position of the
 /// window maximum in its input plane (first one on ties, NaN wins, as PyTorch); backward
 /// scatters the upstream gradient there (adding where windows overlap).
-public final class MaxPool2d: Layer {
+public final class MaxPool2d: WindowPooling {
     public let name: String
     public let inputShape: [Int]
-    public var outputShape: [Int] { geometry.outputShape }
-    public var kernel: Int { geometry.kernel }
-    public var stride: Int { geometry.stride }
-    public var padding: Int { geometry.padding }
-    let geometry: PoolGeometry
+    public let geometry: PoolGeometry
     private let y = Tensor(shape: [0])   // (N, C, OH, OW)
     private let gx = Tensor(shape: [0])  // (N, C, H, W)
     private var argmax: [Int32] = []     // (N, C, OH, OW): h·W + w of the maximum within its (H, W) plane
@@ -133,15 +141,11 @@ public final class MaxPool2d: Layer {
 
 /// Average pooling. With `countIncludePad` (PyTorch's default) the divisor is the window area
 /// clipped to the padded input; without it, only the real pixels in the window count.
-public final class AvgPool2d: Layer {
+public final class AvgPool2d: WindowPooling {
     public let name: String
     public let inputShape: [Int]
-    public var outputShape: [Int] { geometry.outputShape }
     public let countIncludePad: Bool
-    public var kernel: Int { geometry.kernel }
-    public var stride: Int { geometry.stride }
-    public var padding: Int { geometry.padding }
-    let geometry: PoolGeometry
+    public let geometry: PoolGeometry
     private let y = Tensor(shape: [0])   // (N, C, OH, OW)
     private let gx = Tensor(shape: [0])  // (N, C, H, W)
 
@@ -163,6 +167,19 @@ public final class AvgPool2d: Layer {
         return (start, end, countIncludePad ? padEnd - s0 : end - start)
     }
 
+    /// `body(o, rows, cols, divisor)` for every output position o of one plane and its clipped window.
+    @inline(__always)
+    private func eachWindow(_ body: (_ o: Int, _ rows: Range<Int>, _ cols: Range<Int>, _ divisor: Float) -> Void) {
+        let g = geometry
+        for oh in 0..<g.outHeight {
+            let (hs, he, hn) = window(oh, size: g.height)
+            for ow in 0..<g.outWidth {
+                let (ws, we, wn) = window(ow, size: g.width)
+                body(oh * g.outWidth + ow, hs..<he, ws..<we, Float(hn * wn))
+            }
+        }
+    }
+
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         checkInput(x, kind: "avgpool2d")
         let g = geometry, planes = x.dim(0) * g.channels
@@ -170,14 +187,10 @@ public final class AvgPool2d: Layer {
         y.resize([x.dim(0), g.channels, g.outHeight, g.outWidth])
         for p in 0..<planes {
             let src = x.data + p * inPlane, dst = y.data + p * outPlane
-            for oh in 0..<g.outHeight {
-                let (hs, he, hn) = window(oh, size: g.height)
-                for ow in 0..<g.outWidth {
-                    let (ws, we, wn) = window(ow, size: g.width)
-                    var s: Float = 0
-                    for h in hs..<he { for w in ws..<we { s += src[h * g.width + w] } }
-                    dst[oh * g.outWidth + ow] = s / Float(hn * wn)
-                }
+            eachWindow { o, rows, cols, divisor in
+                var s: Float = 0
+                for h in rows { for w in cols { s += src[h * g.width + w] } }
+                dst[o] = s / divisor
             }
         }
         return y
@@ -191,13 +204,9 @@ public final class AvgPool2d: Layer {
         gx.zero()
         for p in 0..<planes {
             let src = gy.data + p * outPlane, dst = gx.data + p * inPlane
-            for oh in 0..<g.outHeight {
-                let (hs, he, hn) = window(oh, size: g.height)
-                for ow in 0..<g.outWidth {
-                    let (ws, we, wn) = window(ow, size: g.width)
-                    let v = src[oh * g.outWidth + ow] / Float(hn * wn)
-                    for h in hs..<he { for w in ws..<we { dst[h * g.width + w] += v } }
-                }
+            eachWindow { o, rows, cols, divisor in
+                let v = src[o] / divisor
+                for h in rows { for w in cols { dst[h * g.width + w] += v } }
             }
         }
         return gx

@@ -9,13 +9,11 @@ import TensorCore
 ///     p = p − lr · g
 ///
 /// State slot `momentum_buffer` (only when momentum ≠ 0).
-public final class SGD: Optimizer {
+public final class SGD: FlatStateOptimizer, Optimizer {
     public let momentum: Double
     public let dampening: Double
     public let nesterov: Bool
     public let weightDecay: Double
-    public var stepCount = 0
-    private let state: OptimizerState
 
     public init(momentum: Double = 0, nesterov: Bool = false, weightDecay: Double = 0, dampening: Double = 0) {
         precondition(momentum >= 0, "SGD: momentum must be >= 0, got \(momentum)")
@@ -24,7 +22,7 @@ public final class SGD: Optimizer {
                      "SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
         self.momentum = momentum; self.nesterov = nesterov
         self.weightDecay = weightDecay; self.dampening = dampening
-        state = OptimizerState(names: momentum != 0 ? ["momentum_buffer"] : [])
+        super.init(slots: momentum != 0 ? ["momentum_buffer"] : [])
     }
 
     /// Float hyperparameters, read as the decimals they print as (see `decimalDouble`).
@@ -34,14 +32,6 @@ public final class SGD: Optimizer {
     }
 
     public var kind: String { "sgd" }
-    public var stateNames: [String] { state.names }
-    public var flatState: [(slot: String, values: UnsafeMutableBufferPointer<Float>)] { state.flat }
-
-    public func prepare(for store: ParameterStore) { state.allocate(count: store.parameterCount) }
-
-    public func state(for parameter: Parameter) -> [(slot: String, values: UnsafeMutableBufferPointer<Float>)] {
-        state.views(for: parameter)
-    }
 
     public func step(store: ParameterStore, lr: Float) {
         prepare(for: store)

@@ -11,7 +11,7 @@ import NN
 public enum ModelFactory {
     public static func build(_ config: ModelConfig, imageShape: [Int], numClasses: Int?, seed: UInt64) throws -> Model {
         let model = try buildNetwork(config, imageShape: imageShape, numClasses: numClasses, seed: seed)
-        model.setConvAlgorithm(ConvAlgorithm(rawValue: config.convAlgorithm.rawValue)!)
+        model.setConvAlgorithm(config.convAlgorithm)
         return model
     }
 
@@ -26,11 +26,11 @@ public enum ModelFactory {
         case .zoo(let name):
             return try ModelZoo.build(name: name, numClasses: numClasses, inChannels: inChannels, inputShape: shape, seed: seed)
         case .resnet(let spec):
-            return try ResNet.build(block: spec.block == .basic ? .basic : .bottleneck, blocks: spec.blocks, widths: spec.widths,
-                                    stem: stem(spec.stem), numClasses: numClasses, inputShape: shape, seed: seed)
+            return try ResNet.build(block: spec.block, blocks: spec.blocks, widths: spec.widths,
+                                    stem: spec.stem, numClasses: numClasses, inputShape: shape, seed: seed)
         case .densenet(let spec):
             return try DenseNet.build(growth: spec.growth, blocks: spec.blocks, initFeatures: spec.initFeatures,
-                                      bnSize: spec.bnSize, compression: spec.compression, stem: stem(spec.stem),
+                                      bnSize: spec.bnSize, compression: spec.compression, stem: spec.stem,
                                       numClasses: numClasses, inputShape: shape, seed: seed)
         case .layers:
             preconditionFailure("ModelFactory: layer lists are built above")
@@ -44,15 +44,13 @@ public enum ModelFactory {
         return builder
     }
 
-    private static func stem(_ s: Config.Stem) -> Models.Stem { s == .cifar ? .cifar : .imagenet }
-
     /// One darknet-style parse step: the config entry becomes a builder call.
     private static func add(_ spec: LayerSpec, to b: LayerListBuilder) throws {
         switch spec {
         case let .conv(out, kernel, stride, padding, groups, bias):
             try b.conv(out: out, kernel: kernel, stride: stride, padding: padding, groups: groups, bias: bias)
         case .batchnorm: try b.batchnorm()
-        case .activation(let a): try b.activation(Activation.Kind(rawValue: a.rawValue)!)
+        case .activation(let a): try b.activation(a)
         case .flatten: try b.flatten()
         case let .maxpool(kernel, stride, padding): try b.maxpool(kernel: kernel, stride: stride, padding: padding)
         case let .avgpool(kernel, stride, padding): try b.avgpool(kernel: kernel, stride: stride, padding: padding)

@@ -214,8 +214,8 @@ enum ConvBenchmark {
         let store = ParameterStore()
         let conv: Conv2d
         do {
-            conv = try Conv2d(name: "bench", inputShape: [l.cin, l.size, l.size], outChannels: l.cout,
-                              kernel: l.kernel, stride: l.stride, padding: l.padding, bias: l.bias, store: store)
+            conv = try Conv2d(at: store.scope("bench"), inputShape: [l.cin, l.size, l.size], outChannels: l.cout,
+                              kernel: l.kernel, stride: l.stride, padding: l.padding, bias: l.bias)
         } catch { fail("trainer-bench conv: \(error)") }
         store.finalize(seed: 1)
         if let v = o.chunkColumns { conv.chunkColumns = v }

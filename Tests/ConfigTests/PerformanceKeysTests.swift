@@ -1,5 +1,6 @@
 import XCTest
 @testable import Config
+import TensorCore
 
 /// `train.threads` (with `blas_threads`, its former name) and `model.conv_algorithm`.
 final class PerformanceKeysTests: XCTestCase {
@@ -35,7 +36,7 @@ final class PerformanceKeysTests: XCTestCase {
 
     func testConvAlgorithm() throws {
         XCTAssertEqual(try parse().model.convAlgorithm, .gemm, "Winograd is opt-in")
-        for a in ConvAlgorithmChoice.allCases {
+        for a in ConvAlgorithm.allCases {
             XCTAssertEqual(try parse(model: "conv_algorithm: \(a.rawValue)").model.convAlgorithm, a)
         }
         let typo = problem(model: "conv_algorithm: winogard")

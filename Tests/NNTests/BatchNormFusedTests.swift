@@ -21,7 +21,7 @@ final class BatchNormFusedTests: XCTestCase {
         var outputs: [[Float]] = []
         for fused in [false, true] {
             let store = ParameterStore()
-            let bn = try BatchNorm(name: "n", inputShape: [3, 5, 5], relu: fused, store: store)
+            let bn = try BatchNorm(at: store.scope("n"), inputShape: [3, 5, 5], relu: fused)
             let relu = Activation(.relu, inputShape: [3, 5, 5])
             store.finalize()
             for k in 0..<3 { bn.weight!.value[k] = 1 + 0.2 * Float(k); bn.bias!.value[k] = 0.1 - 0.2 * Float(k) }
@@ -43,7 +43,7 @@ final class BatchNormFusedTests: XCTestCase {
         var results: [[Float]] = []
         for prefix in [false, true] {
             let store = ParameterStore()
-            let bn = try BatchNorm(name: "n", inputShape: [c, h, w], relu: true, store: store)
+            let bn = try BatchNorm(at: store.scope("n"), inputShape: [c, h, w], relu: true)
             store.finalize()
             for k in 0..<c { bn.weight!.value[k] = 1 + 0.1 * Float(k); bn.bias!.value[k] = 0.2 - 0.1 * Float(k) }
             let ctx = ForwardContext(training: true)
@@ -78,7 +78,7 @@ final class BatchNormFusedTests: XCTestCase {
         let doubler = Doubler()
         for reducer in [nil, doubler] as [StatisticsReducer?] {
             let store = ParameterStore()
-            let bn = try BatchNorm(name: "n", inputShape: [3, 5, 5], relu: true, store: store)
+            let bn = try BatchNorm(at: store.scope("n"), inputShape: [3, 5, 5], relu: true)
             store.finalize()
             let ctx = ForwardContext(training: true, statisticsReducer: reducer)
             let y = bn.forward(x, ctx).array
@@ -98,7 +98,7 @@ final class BatchNormFusedTests: XCTestCase {
             var outputs: [[Float]] = []
             for threads in [1, 3] {
                 let store = ParameterStore()
-                let bn = try BatchNorm(name: "n", inputShape: [5, 6, 6], relu: true, store: store)
+                let bn = try BatchNorm(at: store.scope("n"), inputShape: [5, 6, 6], relu: true)
                 let relu = Activation(.relu, inputShape: [5, 6, 6])
                 let pool = try MaxPool2d(inputShape: [5, 6, 6], kernel: 2)
                 store.finalize()

@@ -54,7 +54,7 @@ final class RankRun: @unchecked Sendable {
 final class BatchNormTests: XCTestCase {
     private func makeBN(_ shape: [Int], affine: Bool = true) throws -> (BatchNorm, ParameterStore) {
         let store = ParameterStore()
-        let bn = try BatchNorm(name: "bn", inputShape: shape, affine: affine, store: store)
+        let bn = try BatchNorm(at: store.scope("bn"), inputShape: shape, affine: affine)
         store.finalize(seed: 4)
         if let w = bn.weight, let b = bn.bias {   // non-trivial affine parameters
             for c in 0..<shape[0] { w.value[c] = 0.5 + Float(c); b.value[c] = Float(c) - 1 }

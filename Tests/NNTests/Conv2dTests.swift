@@ -66,8 +66,8 @@ final class Conv2dTests: XCTestCase {
 
     private func check(_ label: String, _ t: Case, winogradTile: Int? = nil) {
         let store = ParameterStore()
-        let conv = try! Conv2d(name: "conv", inputShape: [t.c, t.h, t.w], outChannels: t.out, kernel: t.k,
-                               stride: t.stride, padding: t.pad, groups: t.groups, bias: t.bias, store: store)
+        let conv = try! Conv2d(at: store.scope("conv"), inputShape: [t.c, t.h, t.w], outChannels: t.out, kernel: t.k,
+                               stride: t.stride, padding: t.pad, groups: t.groups, bias: t.bias)
         store.finalize(seed: 7)
         conv.chunkColumns = t.chunkColumns
         conv.directMinPixels = t.directMinPixels
@@ -104,8 +104,8 @@ final class Conv2dTests: XCTestCase {
             var grads: [[Float]] = []
             for propagate in [true, false] {
                 let store = ParameterStore()
-                let conv = try! Conv2d(name: "c", inputShape: [3, 8, 8], outChannels: 4, kernel: kernel,
-                                       padding: padding, store: store)
+                let conv = try! Conv2d(at: store.scope("c"), inputShape: [3, 8, 8], outChannels: 4, kernel: kernel,
+                                       padding: padding)
                 store.finalize(seed: 3)
                 conv.propagatesInputGradient = propagate
                 conv.directMinPixels = 1
@@ -122,16 +122,16 @@ final class Conv2dTests: XCTestCase {
         func message(_ body: () throws -> Void) -> String {
             do { try body(); return "" } catch { return "\(error)" }
         }
-        let rank = message { _ = try Conv2d(name: "stem", inputShape: [3, 32], outChannels: 8, kernel: 3, store: ParameterStore()) }
+        let rank = message { _ = try Conv2d(at: ParameterStore().scope("stem"), inputShape: [3, 32], outChannels: 8, kernel: 3) }
         XCTAssertTrue(rank.contains("Conv2d 'stem'") && rank.contains("(3, 32)"), rank)
-        let groups = message { _ = try Conv2d(name: "g", inputShape: [6, 8, 8], outChannels: 8, kernel: 3, groups: 4, store: ParameterStore()) }
+        let groups = message { _ = try Conv2d(at: ParameterStore().scope("g"), inputShape: [6, 8, 8], outChannels: 8, kernel: 3, groups: 4) }
         XCTAssertTrue(groups.contains("Conv2d 'g'") && groups.contains("(6, 8, 8)") && groups.contains("groups = 4"), groups)
-        let outGroups = message { _ = try Conv2d(name: "g", inputShape: [4, 8, 8], outChannels: 6, kernel: 3, groups: 4, store: ParameterStore()) }
+        let outGroups = message { _ = try Conv2d(at: ParameterStore().scope("g"), inputShape: [4, 8, 8], outChannels: 6, kernel: 3, groups: 4) }
         XCTAssertTrue(outGroups.contains("6") && outGroups.contains("groups = 4"), outGroups)
-        let big = message { _ = try Conv2d(name: "k", inputShape: [1, 4, 4], outChannels: 1, kernel: 7, store: ParameterStore()) }
+        let big = message { _ = try Conv2d(at: ParameterStore().scope("k"), inputShape: [1, 4, 4], outChannels: 1, kernel: 7) }
         XCTAssertTrue(big.contains("Conv2d 'k'") && big.contains("(1, 4, 4)"), big)
 
-        let conv = try! Conv2d(name: "c1", inputShape: [3, 8, 8], outChannels: 4, kernel: 3, store: ParameterStore())
+        let conv = try! Conv2d(at: ParameterStore().scope("c1"), inputShape: [3, 8, 8], outChannels: 4, kernel: 3)
         let wrong = conv.inputMismatch([2, 4, 8, 8], kind: "Conv2d")
         XCTAssertEqual(wrong, "Conv2d 'c1': expected input (N, 3, 8, 8), got (2, 4, 8, 8)")
         XCTAssertNil(conv.inputMismatch([5, 3, 8, 8], kind: "Conv2d"))
@@ -139,8 +139,8 @@ final class Conv2dTests: XCTestCase {
 
     func testParameterKeysShapesAndInitBound() {
         let store = ParameterStore()
-        let conv = try! Conv2d(name: "features.0", inputShape: [6, 5, 5], outChannels: 4, kernel: 3, groups: 2, store: store)
-        _ = try! Conv2d(name: "", inputShape: [4, 3, 3], outChannels: 2, kernel: 1, bias: false, store: store)
+        let conv = try! Conv2d(at: store.scope("features.0"), inputShape: [6, 5, 5], outChannels: 4, kernel: 3, groups: 2)
+        _ = try! Conv2d(at: store.root, inputShape: [4, 3, 3], outChannels: 2, kernel: 1, bias: false)
         store.finalize(seed: 1)
         XCTAssertEqual(store.stateKeys, ["features.0.weight", "features.0.bias", "weight"])
         XCTAssertEqual(conv.weight.shape, [4, 3, 3, 3])
@@ -157,7 +157,7 @@ final class Conv2dTests: XCTestCase {
     func testWorkspaceIsBoundedAndStepsDoNotReallocate() {
         for algorithm in [ConvAlgorithm.gemm, .winograd] {
             let store = ParameterStore()
-            let conv = try! Conv2d(name: "c", inputShape: [16, 16, 16], outChannels: 16, kernel: 3, padding: 1, store: store)
+            let conv = try! Conv2d(at: store.scope("c"), inputShape: [16, 16, 16], outChannels: 16, kernel: 3, padding: 1)
             store.finalize()
             conv.algorithm = algorithm
             let batch = 32
@@ -196,7 +196,7 @@ final class Conv2dTests: XCTestCase {
         for (algorithm, k, pad) in shapes {
             func run(threads: Int) -> [Float] {
                 let store = ParameterStore()
-                let conv = try! Conv2d(name: "c", inputShape: [16, 8, 8], outChannels: 24, kernel: k, padding: pad, store: store)
+                let conv = try! Conv2d(at: store.scope("c"), inputShape: [16, 8, 8], outChannels: 24, kernel: k, padding: pad)
                 store.finalize(seed: 3)
                 conv.algorithm = algorithm
                 conv.directMinPixels = 1

@@ -18,9 +18,9 @@ final class ConvAlgorithmFixtureTests: XCTestCase {
                     var tile: Int?
                     let results = try c.runLayer(threads: threads) { store in
                         let w = try c.shape("weight")
-                        let conv = try Conv2d(name: "", inputShape: try c.sampleShape(), outChannels: w[0], kernel: try c.int("kernel"),
+                        let conv = try Conv2d(at: store.root, inputShape: try c.sampleShape(), outChannels: w[0], kernel: try c.int("kernel"),
                                               stride: try c.int("stride"), padding: try c.int("padding"), groups: try c.int("groups"),
-                                              bias: c.has("bias"), store: store)
+                                              bias: c.has("bias"))
                         conv.algorithm = algorithm
                         tile = conv.winogradTile
                         return conv

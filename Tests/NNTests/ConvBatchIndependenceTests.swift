@@ -20,7 +20,7 @@ final class ConvBatchIndependenceTests: XCTestCase {
     /// y and ∂x of the first `images` of one fixed set of 8 images.
     private func results(_ algorithm: ConvAlgorithm, images: Int, threads: Int) -> (y: [Float], gx: [Float]) {
         let store = ParameterStore()
-        let conv = try! Conv2d(name: "conv", inputShape: [16, 8, 8], outChannels: 16, kernel: 3, padding: 1, store: store)
+        let conv = try! Conv2d(at: store.scope("conv"), inputShape: [16, 8, 8], outChannels: 16, kernel: 3, padding: 1)
         store.finalize(seed: 7)
         conv.algorithm = algorithm
         let x = Tensor(shape: [images, 16, 8, 8]), all = Conv2dTests.random([8, 16, 8, 8], seed: 1)

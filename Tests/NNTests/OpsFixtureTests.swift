@@ -95,9 +95,9 @@ struct OpCase {
         case "conv2d": return { c in
             let w = try c.shape("weight")
             return try c.runLayer { store in
-                try Conv2d(name: "", inputShape: try c.sampleShape(), outChannels: w[0], kernel: try c.int("kernel"),
+                try Conv2d(at: store.root, inputShape: try c.sampleShape(), outChannels: w[0], kernel: try c.int("kernel"),
                            stride: try c.int("stride"), padding: try c.int("padding"), groups: try c.int("groups"),
-                           bias: c.has("bias"), store: store)
+                           bias: c.has("bias"))
             }
         }
         case "maxpool2d": return { c in
@@ -121,7 +121,7 @@ struct OpCase {
         case "linear": return { c in
             let w = try c.shape("weight")
             return try c.runLayer { store in
-                try Linear(name: "", inputShape: try c.sampleShape(), outFeatures: w[0], bias: c.has("bias"), store: store)
+                try Linear(at: store.root, inputShape: try c.sampleShape(), outFeatures: w[0], bias: c.has("bias"))
             }
         }
         case "relu": return { c in try c.runLayer { _ in Activation(.relu, inputShape: try c.sampleShape()) } }
@@ -172,9 +172,9 @@ struct OpCase {
         let training = try int("training") != 0
         var layer: BatchNorm!
         return try runLayer(training: training, { store in
-            layer = try BatchNorm(name: "", inputShape: try sampleShape(), affine: has("weight"),
+            layer = try BatchNorm(at: store.root, inputShape: try sampleShape(), affine: has("weight"),
                                   momentum: Float(try double("momentum", default: 0.1)),
-                                  eps: Float(try double("eps")), store: store)
+                                  eps: Float(try double("eps")))
             return layer
         }, prepare: { _ in
             let suffix = training ? "_before" : ""

@@ -28,9 +28,9 @@ final class ShapeErrorTests: XCTestCase {
                      mentions: ["maxpool2d", "padding 2", "kernel 2"])
         assertThrows(try AdaptiveAvgPool2d(name: "gap", inputShape: [64], outputSize: (1, 1)),
                      mentions: ["adaptive_avgpool2d 'gap'", "(64)"])
-        assertThrows(try BatchNorm(name: "bn1", inputShape: [2, 3, 4, 5], store: store),
+        assertThrows(try BatchNorm(at: store.scope("bn1"), inputShape: [2, 3, 4, 5]),
                      mentions: ["batchnorm1d 'bn1'", "(2, 3, 4, 5)"])
-        assertThrows(try Linear(name: "fc", inputShape: [128, 1, 1], outFeatures: 10, store: store),
+        assertThrows(try Linear(at: store.scope("fc"), inputShape: [128, 1, 1], outFeatures: 10),
                      mentions: ["linear 'fc'", "(F)", "(128, 1, 1)", "flatten"])
         assertThrows(try Dropout(name: "drop", inputShape: [10], p: 1.5), mentions: ["dropout 'drop'", "1.5"])
     }
@@ -38,12 +38,12 @@ final class ShapeErrorTests: XCTestCase {
     func testBatchOfWrongShapeIsReportedWithBothShapes() throws {
         let store = ParameterStore()
         let layers: [(Layer, String)] = [
-            (try BatchNorm(name: "layer1.0.bn1", inputShape: [16, 8, 8], store: store), "batchnorm2d"),
-            (try BatchNorm(name: "bn", inputShape: [16], store: store), "batchnorm1d"),
+            (try BatchNorm(at: store.scope("layer1.0.bn1"), inputShape: [16, 8, 8]), "batchnorm2d"),
+            (try BatchNorm(at: store.scope("bn"), inputShape: [16]), "batchnorm1d"),
             (try MaxPool2d(name: "3", inputShape: [16, 8, 8], kernel: 2, stride: 2), "maxpool2d"),
             (try AvgPool2d(name: "4", inputShape: [16, 8, 8], kernel: 2, stride: 2), "avgpool2d"),
             (try AdaptiveAvgPool2d(name: "avgpool", inputShape: [16, 8, 8], outputSize: (1, 1)), "adaptive_avgpool2d"),
-            (try Linear(name: "fc", inputShape: [16], outFeatures: 4, store: store), "linear"),
+            (try Linear(at: store.scope("fc"), inputShape: [16], outFeatures: 4), "linear"),
             (try Dropout(name: "drop", inputShape: [16], p: 0.5), "dropout"),
             (Flatten(name: "flat", inputShape: [16, 8, 8]), "flatten"),
         ]

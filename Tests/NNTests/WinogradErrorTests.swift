@@ -38,8 +38,8 @@ final class WinogradErrorTests: XCTestCase {
     /// Our float32 Winograd passes of one layer: y, ∂x and ∂w.
     static func winograd(_ x: [Float], _ w: [Float], _ gy: [Float], _ s: Shape, m: Int) -> ([Float], [Float], [Float]) {
         let store = ParameterStore()
-        let conv = try! Conv2d(name: "c", inputShape: [s.channels, s.size, s.size], outChannels: s.channels,
-                               kernel: 3, padding: 1, bias: false, store: store)
+        let conv = try! Conv2d(at: store.scope("c"), inputShape: [s.channels, s.size, s.size], outChannels: s.channels,
+                               kernel: 3, padding: 1, bias: false)
         store.finalize(seed: 1)
         conv.algorithm = .winograd
         conv.winogradTileOverride = m

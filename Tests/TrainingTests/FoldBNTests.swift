@@ -29,6 +29,12 @@ final class FoldBNTests: XCTestCase {
         return Tensor(shape: shape, values: (0..<n).map { _ in rng.normal() })
     }
 
+    /// Every residual and dense block in forward order, by kind and name.
+    private func blocks(in layer: Layer) -> [String] {
+        let own = layer is ResidualBlock ? ["residual \(layer.name)"] : layer is DenseBlock ? ["dense \(layer.name)"] : []
+        return own + layer.children.flatMap { blocks(in: $0) }
+    }
+
     private func checkFold(_ model: Model, expectedPairs: Int, file: StaticString = #filePath, line: UInt = #line) throws {
         randomiseBatchNorms(model, seed: 17)
         let x = batch([6] + model.inputShape, seed: 3)
@@ -40,6 +46,8 @@ final class FoldBNTests: XCTestCase {
         let error = relativeError(got, expected)
         XCTAssertLessThanOrEqual(error, 1e-4, "\(model.name): folded logits differ by \(error)", file: file, line: line)
         XCTAssertEqual(model.forward(x, ctx).array, expected, "\(model.name): folding changed the source model", file: file, line: line)
+        XCTAssertEqual(blocks(in: folded.network), blocks(in: model.network),
+                       "\(model.name): the folded network keeps its residual and dense blocks (the same types)", file: file, line: line)
 
         // Keys: each folded conv gains a bias; each folded BN's 5 keys are gone.
         let keys = Set(folded.store.stateKeys)
