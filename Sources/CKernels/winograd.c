@@ -63,7 +63,8 @@ BODY geo geometry(int m, int images, int h, int w) {
 
 size_t ck_winograd_scratch(int m, int images, int h, int w) {
     geo g = geometry(m, images, h, w);
-    return (size_t)(g.th * m + 2) * g.a * g.rs + (size_t)g.tw * m + 2 + 32;
+    size_t rows = (size_t)g.th * m + 2, pw = (size_t)g.tw * m + 2;
+    return rows * g.a * g.rs + rows * pw + 32;
 }
 
 /* Columns [tiles, ld) of the α² rows `ps` apart are zeroed: the products may read them. */
@@ -113,17 +114,19 @@ BODY void input_body(int m, const float *x, size_t xs, int images, int h, int w,
                      float *scratch) {
     geo g = geometry(m, images, h, w);
     int rows = g.th * m + 2, pw = g.tw * m + 2;
-    float *row = scratch, *r = scratch + pw + 16;
-    memset(row, 0, pw * sizeof(float));
+    /* The image's zero-bordered plane first, then the row passes over it: rows copied just
+     * before they are read would stall store-to-load forwarding on the unaligned loads. */
+    float *plane = scratch, *r = scratch + (size_t)rows * pw + 16;
+    memset(plane, 0, (size_t)rows * pw * sizeof(float));
     for (int i = 0; i < images; i++) {
+        for (int pr = 1; pr <= h; pr++) memcpy(plane + pr * pw + 1, x + i * xs + (size_t)(pr - 1) * w, w * sizeof(float));
         for (int pr = 0; pr < rows; pr++) {
             float *dst = r + (size_t)pr * g.a * g.rs + (size_t)i * g.tw;
             if (pr == 0 || pr > h) {
                 for (int j = 0; j < g.a; j++) memset(dst + j * g.rs, 0, g.tw * sizeof(float));
                 continue;
             }
-            memcpy(row + 1, x + i * xs + (size_t)(pr - 1) * w, w * sizeof(float));
-            input_row(g, row, dst);
+            input_row(g, plane + pr * pw, dst);
         }
     }
     input_columns(g, r, v, ps);
