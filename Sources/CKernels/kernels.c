@@ -7,14 +7,10 @@
  * The default build therefore still runs on any x86-64, and full-width AVX2/AVX-512 with
  * hardware FMA is used where the CPU has it. Results are identical across the three variants:
  * each element's arithmetic is the same sequence of fused multiply-adds. */
-#include "ckernels.h"
+#include "dispatch.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define AVX2 __attribute__((target("avx2,fma")))
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
-#define BODY static inline __attribute__((always_inline))
 
 static int level = -1;
 
@@ -31,19 +27,6 @@ int ck_vector_level(void) {
     level = best;
     return level;
 }
-
-/* Declares name_sse, name_avx2, name_avx512 around name_body and the dispatching name. */
-#define VARIANTS(name, params, args)                                   \
-    static void name##_sse params { name##_body args; }                \
-    AVX2 static void name##_avx2 params { name##_body args; }          \
-    AVX512 static void name##_avx512 params { name##_body args; }      \
-    void name params {                                                 \
-        switch (ck_vector_level()) {                                   \
-        case 2: name##_avx512 args; break;                             \
-        case 1: name##_avx2 args; break;                               \
-        default: name##_sse args; break;                               \
-        }                                                              \
-    }
 
 BODY void ck_sgd_body(size_t n, float *restrict p, const float *restrict grad, float *restrict buf, float wd,
                       float m, float keep, float neg_lr, int first, int nesterov) {

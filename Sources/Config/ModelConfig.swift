@@ -12,10 +12,11 @@ import TensorCore
 ///                  `init_from: PATH` loads strictly (every key, same shapes, nothing extra);
 ///                  `init_from: {path: PATH, exclude: ["fc.*"]}` loads every key both have
 ///                  except the excluded globs (fine-tuning with a new head), see `InitFrom`
-///     conv_algorithm  gemm (default) | auto (each 3×3 stride-1 convolution picks GEMM or Winograd
-///                  F(2×2, 3×3) by the plan made when the layer is built) | winograd (F(2×2) where
-///                  it applies) | winograd_f4 (F(4×4): faster, larger float32 error). Winograd is
-///                  opt-in: with it, N ranks drift from 1 rank past the 1e-5 the equivalence tests allow
+///     conv_algorithm  auto (default: each 3×3 stride-1 convolution picks GEMM or Winograd
+///                  F(2×2, 3×3) for its forward and ∂input by the plan made when the layer is
+///                  built; ∂weight stays GEMM) | gemm | winograd (F(2×2) for all three passes where
+///                  it applies) | winograd_f4 (F(4×4): faster, larger float32 error). A Winograd
+///                  ∂weight makes N ranks drift from 1 rank past the 1e-5 the equivalence tests allow
 ///     resnet:      block (basic | bottleneck, default basic), blocks [n1, n2, ...] (required),
 ///                  widths (default 16·2^i with stem cifar, 64·2^i with stem imagenet),
 ///                  stem (cifar: 3×3 conv; imagenet: 7×7/2 conv + 3×3/2 max pool; default imagenet)
@@ -43,7 +44,7 @@ public struct ModelConfig: Equatable, Sendable {
     /// Per-sample input [C, H, W]; always set for `layers`.
     public var input: [Int]?
     public var initFrom: InitFrom?
-    public var convAlgorithm: ConvAlgorithm = .gemm
+    public var convAlgorithm: ConvAlgorithm = .auto
 }
 
 /// `model.init_from`: the checkpoint to start from and how strictly it must match.
@@ -118,7 +119,7 @@ extension ModelConfig {
             throw r.error("in_channels", "\(inChannels) disagrees with model.input \(input)")
         }
         let initFrom = try readInitFrom(r, log: log)
-        let convAlgorithm = try r.choice("conv_algorithm", default: ConvAlgorithm.gemm, what: "convolution algorithm")
+        let convAlgorithm = try r.choice("conv_algorithm", default: ConvAlgorithm.auto, what: "convolution algorithm")
 
         let architecture: Architecture
         let reason = "by model '\(name)'"

@@ -12,14 +12,18 @@ import TensorCore
 /// rows pre-filled with the bias or zeros, which is cheaper than OpenBLAS's separate beta
 /// pass and needs no bias pass.
 ///
-/// Backward recomputes each chunk's im2col (memory stays bounded) and adds ∂weight with
-/// beta = 1 over all of the chunk's columns. ∂input is W_gᵀ·∂y into the workspace followed by
+/// 3×3 stride-1 layers the plan gives to Winograd (`ConvPlan`) run their forward and ∂input
+/// by `WinogradConvolution`, and their ∂weight here unless `winograd`/`winograd_f4` asked for
+/// it in the Winograd domain too.
+///
+/// Backward recomputes each chunk's im2col (memory stays bounded) and adds ∂weight over all of
+/// the chunk's columns (`Kernels.accumulateGradient`). ∂input is W_gᵀ·∂y into the workspace followed by
 /// col2im, except for "same" stride-1 convolutions that do not widen the channels, where it is
 /// the convolution of ∂y with the flipped kernel (see `transposedGradient`). Outputs and
 /// workspaces are resized, never reallocated, after the first step at a given batch size.
 ///
-/// Measured with `trainer-bench conv` (1 thread, batch 128): 45–80 % of the cblas_sgemm
-/// 512³ rate per layer on CIFAR-sized layers, all layers together about 60 %.
+/// Measured with `trainer-bench conv --algorithm gemm` (1 thread, batch 128): 40–80 % of the
+/// cblas_sgemm 512³ rate per layer on CIFAR-sized layers, all layers together about 60 %.
 public final class Conv2d: Layer {
     public let name: String
     public let inputShape: [Int]
@@ -158,9 +162,11 @@ public final class Conv2d: Layer {
 
     /// Floats one worker's workspace takes for a batch of `n` (tests of the bound).
     public func workspaceFloats(batch n: Int, threads: Int = 1) -> Int {
-        if let winograd { return winograd.workspaceFloats(batch: n, threads: threads) }
         let b = chunkImages(batch: n, threads: threads)
-        return (kc + (b > 1 ? Swift.max(og, cg) : 0)) * Conv2d.leadingDimension(b * geometry.outPixels)
+        let gemm = (kc + (b > 1 ? Swift.max(og, cg) : 0)) * Conv2d.leadingDimension(b * geometry.outPixels)
+        guard let winograd else { return gemm }
+        let tiles = winograd.workspaceFloats(batch: n, threads: threads)
+        return ConvPlan.winogradWeightGradient(requested: algorithm) ? tiles : Swift.max(tiles, gemm)
     }
 
     // MARK: - Forward
@@ -249,54 +255,44 @@ public final class Conv2d: Layer {
         guard let x = input else { preconditionFailure("Conv2d '\(name)': backward called before forward") }
         precondition(gy.shape == y.shape,
                      "Conv2d '\(name)': gradient \(Shape.format(gy.shape)) does not match output \(Shape.format(y.shape))")
-        let n = x.dim(0), g = geometry, p = g.outPixels
-        let cg = self.cg, og = self.og
-        let xImage = inChannels * g.inPixels, yImage = outChannels * p
-        let w = UnsafePointer(weight.value!), gw = weight.grad!
+        let n = x.dim(0), pool = ctx.pool
         let xs = UnsafePointer(x.data), gys = UnsafePointer(gy.data)
         let propagate = propagatesInputGradient
         if propagate { gx.resize(x.shape) }
-        let gxs = gx.data
-
-        let pool = ctx.pool
-        if let bias {
-            // ∂bias[o] += Σ_n Σ_p ∂y[n, o, p], channels on the pool (each summed in image order)
-            let gb = bias.grad!
-            pool.parallelFor(outChannels) { o, _ in
-                for i in 0..<n { gb[o] += Conv2d.sum(gys + i * yImage + o * p, count: p) }
+        if bias != nil { biasGradient(gys, batch: n, pool: pool) }
+        if let winograd {
+            if propagate { winograd.inputGradient(gys, batch: n, weight: UnsafePointer(weight.value!), into: gx.data, pool: pool) }
+            if ConvPlan.winogradWeightGradient(requested: algorithm) {
+                winograd.weightGradient(xs, gys, batch: n, into: weight.grad!, pool: pool)
+                return propagate ? gx : noInputGradient
             }
         }
+        gemmBackward(xs, gys, batch: n, inputGradient: propagate && winograd == nil, pool: pool)
+        return propagate ? gx : noInputGradient
+    }
 
-        if let winograd {
-            winograd.weightGradient(xs, gys, batch: n, into: gw, pool: pool)
-            if propagate { winograd.inputGradient(gys, batch: n, weight: w, into: gxs, pool: pool) }
-            return propagate ? gx : noInputGradient
+    /// ∂bias[o] += Σ_n Σ_p ∂y[n, o, p], channels on the pool (each summed in image order).
+    private func biasGradient(_ gys: UnsafePointer<Float>, batch n: Int, pool: WorkerPool) {
+        let gb = bias!.grad!, p = geometry.outPixels, yImage = outChannels * p
+        pool.parallelFor(outChannels) { o, _ in
+            for i in 0..<n { gb[o] += Conv2d.sum(gys + i * yImage + o * p, count: p) }
         }
-        // ∂W accumulates per worker, added into gw in worker order (straight into gw on one thread).
-        let partials = pool.partials
+    }
+
+    /// ∂W by im2col + GEMM and, with `inputGradient`, ∂x into gx. ∂W accumulates per worker,
+    /// added into ∂W in worker order (straight into it on one thread).
+    private func gemmBackward(_ xs: UnsafePointer<Float>, _ gys: UnsafePointer<Float>, batch n: Int,
+                              inputGradient propagate: Bool, pool: WorkerPool) {
+        let gw = weight.grad!, partials = pool.partials
         if pool.threads > 1 { partials.prepare(count: weight.count) }
         let gwOf = { (worker: Int) in pool.threads > 1 ? partials.slot(worker) : gw }
         defer { if pool.threads > 1 { partials.add(into: gw) } }
         if isDirect {
-            pool.parallelFor(n) { i, worker in
-                for grp in 0..<groups {
-                    let gyn = gys + i * yImage + grp * og * p        // (Og, P)
-                    let xn = xs + i * xImage + grp * cg * p           // (Cg, P)
-                    // ∂W_g (Og, Cg) += ∂y_n (Og, P) · x_nᵀ (P, Cg)
-                    BLAS.sgemm(transB: true, m: og, n: cg, k: p, a: gyn, lda: p, b: xn, ldb: p,
-                               beta: 1, c: gwOf(worker) + grp * og * cg, ldc: cg)
-                    if propagate {
-                        // ∂x_n (Cg, P) = W_gᵀ (Cg, Og) · ∂y_n (Og, P), onto zeros (see forward)
-                        let out = gxs + i * xImage + grp * cg * p
-                        out.update(repeating: 0, count: cg * p)
-                        BLAS.sgemm(transA: true, m: cg, n: p, k: og, a: w + grp * og * cg, lda: cg,
-                                   b: gyn, ldb: p, beta: 1, c: out, ldc: p)
-                    }
-                }
-            }
-            return propagate ? gx : noInputGradient
+            directBackward(xs, gys, batch: n, inputGradient: propagate, pool: pool, gw: gwOf)
+            return
         }
-
+        let xImage = inChannels * geometry.inPixels, yImage = outChannels * geometry.outPixels
+        let w = UnsafePointer(weight.value!), gxs = gx.data
         let transposed = propagate && usesTransposedGradient
         if transposed { flipWeights() }
         let chunk = chunkImages(batch: n, threads: pool.threads)
@@ -306,7 +302,29 @@ public final class Conv2d: Layer {
             backwardChunk(xs + n0 * xImage, gys + n0 * yImage, images: Swift.min(chunk, n - n0), ws, w,
                           gw: gwOf(worker), gx: propagate ? gxs + n0 * xImage : nil, transposed: transposed)
         }
-        return propagate ? gx : noInputGradient
+    }
+
+    /// ∂W and, with `inputGradient`, ∂x of a pointwise convolution on the input planes, image by image.
+    private func directBackward(_ xs: UnsafePointer<Float>, _ gys: UnsafePointer<Float>, batch n: Int,
+                                inputGradient propagate: Bool, pool: WorkerPool, gw gwOf: (Int) -> UnsafeMutablePointer<Float>) {
+        let p = geometry.outPixels, cg = self.cg, og = self.og
+        let xImage = inChannels * geometry.inPixels, yImage = outChannels * p
+        let w = UnsafePointer(weight.value!), gxs = gx.data
+        pool.parallelFor(n) { i, worker in
+            for grp in 0..<groups {
+                let gyn = gys + i * yImage + grp * og * p        // (Og, P)
+                let xn = xs + i * xImage + grp * cg * p           // (Cg, P)
+                // ∂W_g (Og, Cg) += ∂y_n (Og, P) · x_nᵀ (P, Cg)
+                Kernels.accumulateGradient(rows: og, columns: cg, inner: p, gyn, ldgy: p, xn, ldcol: p,
+                                           into: gwOf(worker) + grp * og * cg, ldgw: cg)
+                guard propagate else { continue }
+                // ∂x_n (Cg, P) = W_gᵀ (Cg, Og) · ∂y_n (Og, P), onto zeros (see forward)
+                let out = gxs + i * xImage + grp * cg * p
+                out.update(repeating: 0, count: cg * p)
+                BLAS.sgemm(transA: true, m: cg, n: p, k: og, a: w + grp * og * cg, lda: cg,
+                           b: gyn, ldb: p, beta: 1, c: out, ldc: p)
+            }
+        }
     }
 
     /// ∂W += ∂y · im2col(x)ᵀ and, when `gx` is given, ∂x of a chunk of b images, group by group.
@@ -330,8 +348,8 @@ public final class Conv2d: Layer {
                 gyOp = UnsafePointer(stage); gyLD = ld
             }
             // ∂W_g (Og, Kc) += ∂y (Og, b·P) · colᵀ (b·P, Kc)
-            BLAS.sgemm(transB: true, m: og, n: kc, k: b * p, a: gyOp, lda: gyLD, b: cols, ldb: ld,
-                       beta: 1, c: gw + grp * og * kc, ldc: kc)
+            Kernels.accumulateGradient(rows: og, columns: kc, inner: b * p, gyOp, ldgy: gyLD, cols, ldcol: ld,
+                                       into: gw + grp * og * kc, ldgw: kc)
             guard let gxs else { continue }
             if transposed {
                 transposedInputGradient(gys, images: b, group: grp, ws, into: gxs)

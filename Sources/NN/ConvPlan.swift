@@ -16,10 +16,21 @@ public enum ConvPlan {
         }
     }
 
-    /// Whether Winograd F(2×2) beats GEMM for these channel counts. Measured (1 thread, batch
-    /// 128, forward + both gradients, `trainer-bench conv --algorithm gemm|winograd`): faster from
-    /// 16 input channels on (DenseNet's 48→12 included), slower on a 3-channel first layer
-    /// (3-deep products starve the GEMMs).
+    /// Whether a Winograd layer computes ∂weight in the Winograd domain too (`winograd`,
+    /// `winograd_f4`) or by im2col + GEMM (`auto`). The Winograd-domain sum over tiles has a
+    /// larger rounding error on small gradient entries, which AdamW's normalised step turns into
+    /// a visible difference: cifar_cnn on 2 and 4 ranks ended 1.9e-5 and 2.0e-5 from 1 rank after
+    /// 5 steps (DataParallelTests allows 1e-5), against ≈1e-7 with a GEMM ∂weight. Forward and
+    /// ∂input by Winograd are bitwise independent of the batch split, so they cost no N-rank drift.
+    static func winogradWeightGradient(requested: ConvAlgorithm) -> Bool {
+        requested != .auto
+    }
+
+    /// Whether Winograd F(2×2) forward and ∂input (with a GEMM ∂weight) beat GEMM for these
+    /// channel counts. Measured (1 thread, batch 128, forward + both gradients, `trainer-bench
+    /// conv --algorithm gemm|auto --clock cpu`): 1.7–3.1× faster from 16 input channels on
+    /// (DenseNet's 48→12 included); a 3-channel first layer stays GEMM (3-deep products starve
+    /// the vector kernels: 2.8× slower by Winograd).
     static func pays(inChannels c: Int, outChannels k: Int) -> Bool {
         c >= 16 && k >= 8
     }

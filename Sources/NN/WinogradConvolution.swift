@@ -5,9 +5,11 @@ import TensorCore
 ///
 /// - Forward: U = G g Gᵀ once per call; per chunk V = Bᵀ d B, M[ξ] = U[ξ]·V[ξ], y = Aᵀ M A + bias.
 /// - ∂input: the forward of ∂y with the flipped kernel (w'(c, k) = rot180 w(k, c)), ∂x written.
-/// - ∂weight: per chunk Z = A ∂y Aᵀ and V (recomputed: keeping every chunk's V from the forward
-///   would cost 2.25–4× the layer's input in memory), ∂U[ξ] += Z[ξ]·V[ξ]ᵀ in the worker's
-///   partial sum; the partials are added in worker order and ∂g += Gᵀ ∂U G.
+/// - ∂weight (`winograd`, `winograd_f4` only; `auto` leaves it to Conv2d's GEMM, see
+///   `ConvPlan.winogradWeightGradient`): per chunk Z = A ∂y Aᵀ and V (recomputed: keeping every
+///   chunk's V from the forward would cost 2.25–4× the layer's input in memory), ∂U[ξ] +=
+///   Z[ξ]·V[ξ]ᵀ in the worker's partial sum; the partials are added in worker order and
+///   ∂g += Gᵀ ∂U G.
 ///
 /// A worker's workspace (V, M or Z, and the zero-bordered input copy) comes from the pool's
 /// scratch and stays under `maxWorkspace` floats unless one image needs more.
@@ -84,7 +86,7 @@ final class WinogradConvolution {
                              into: ws.v, ld: ws.ld, pad: ws.pad)
             e.multiply(u, rows: cout, inner: cin, ws.v, tiles: tiles, ld: ws.ld, into: ws.m)
             e.transformOutput(ws.m, ld: ws.ld, images: b, channels: cout, bias: bias,
-                              into: out + n0 * cout * plane, imageStride: cout * plane)
+                              into: out + n0 * cout * plane, imageStride: cout * plane, pad: ws.pad)
         }
     }
 

@@ -258,4 +258,12 @@ extension Kernels {
                            keep: Float, negLR: Float, first: Bool, nesterov: Bool) {
         ck_sgd(n, p, grad, buffer, wd, m, keep, negLR, first ? 1 : 0, nesterov ? 1 : 0)
     }
+
+    /// gw (k, c; row stride ldgw) += gy (k, cols; ldgy) · col (c, cols; ldcol)ᵀ, the weight
+    /// gradient's product at the CPU's SIMD width, each entry summed in an order fixed by `cols`
+    /// (OpenBLAS packs and zero-pads these skinny shapes; see CKernels/winograd.c).
+    public static func accumulateGradient(rows k: Int, columns c: Int, inner cols: Int, _ gy: UnsafePointer<Float>, ldgy: Int,
+                                          _ col: UnsafePointer<Float>, ldcol: Int, into gw: UnsafeMutablePointer<Float>, ldgw: Int) {
+        ck_gradient_products(Int32(k), Int32(c), Int32(cols), gy, ldgy, col, ldcol, gw, ldgw)
+    }
 }

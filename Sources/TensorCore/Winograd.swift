@@ -1,8 +1,11 @@
-/// Winograd F(m×m, 3×3) convolution of "same" 3×3 stride-1 maps (padding 1), for one geometry: the tile transforms of a chunk of images and the α²
-/// batched GEMMs between them (Lavin & Gray 2016; the matrices are listed with `WinogradTransform1D`).
+import CKernels
+
+/// Winograd F(m×m, 3×3) convolution of "same" 3×3 stride-1 maps (padding 1), for one geometry:
+/// the tile transforms of a chunk of images and the α² batched products between them (Lavin &
+/// Gray 2016; the matrices are listed with `WinogradTransform1D`).
 ///
-/// Layouts, with P the tiles of a chunk (image-major, then tile rows, then tile columns) and
-/// `ld` ≥ P the row stride of every (·, P) matrix:
+/// Layouts, with P the tiles of a chunk (ordered tile row, image, tile column: see
+/// CKernels/winograd.c) and `ld` ≥ P the row stride of every (·, P) matrix:
 ///
 ///     U  (α², K, C)   filter transform G g Gᵀ, per output channel k and input channel c
 ///     V  (α², C, ld)  input transform Bᵀ d B of each padded α×α input tile
@@ -10,40 +13,31 @@
 ///     Z  (α², K, ld)  A ∂y Aᵀ of each m×m output-gradient tile (weight gradient)
 ///     ∂U (α², K, C)   Σ over tiles Z[ξ] · V[ξ]ᵀ, turned into ∂g by Gᵀ ∂U G
 ///
-/// Transforms run on eight tiles at once (SIMD8 lanes); tiles gathered past the end of a chunk
-/// repeat its last tile and are never stored. When m does not divide the map, the last tile row
-/// and column reach past it: inputs read zeros there and outputs are clipped.
+/// The tile transforms and the forward products run in CKernels at the CPU's SIMD width; the
+/// filter transforms (once per pass) stay on SIMD8 here. When m does not divide the map, the
+/// last tile row and column reach past it: inputs read zeros there and outputs are clipped.
 public final class Winograd {
     public let m: Int, alpha: Int, height: Int, width: Int
     /// Tiles of one image: (H/m)·(W/m).
     public let tilesPerImage: Int
-    private let tilesHigh: Int, tilesWide: Int
-    /// True when m divides the map: no tile reaches past it (no clipping, ∂y read in place).
-    private let exact: Bool
 
     public init(m: Int, height: Int, width: Int) {
         precondition((m == 2 || m == 4) && height > 0 && width > 0,
                      "Winograd: F(\(m)x\(m), 3x3) on a \(height)x\(width) map: m must be 2 or 4")
         self.m = m; alpha = m + 2
         self.height = height; self.width = width
-        tilesHigh = (height + m - 1) / m; tilesWide = (width + m - 1) / m
-        tilesPerImage = tilesHigh * tilesWide
-        exact = height % m == 0 && width % m == 0
+        tilesPerImage = ((height + m - 1) / m) * ((width + m - 1) / m)
     }
-
-    /// Row stride and plane size of the zero-bordered copy of one input plane.
-    private var paddedWidth: Int { tilesWide * m + 2 }
-    private var paddedPlane: Int { (tilesHigh * m + 2) * paddedWidth }
 
     /// α², the number of GEMMs per pass.
     public var points: Int { alpha * alpha }
-    /// Floats of the zero-bordered copy of one input channel of `images` images.
-    public func paddedCount(images: Int) -> Int { images * paddedPlane }
-    /// Row stride for a chunk of `tiles` tiles: a multiple of 8 (whole lane groups), nudged off
-    /// multiples of 256 so the α² matrices do not share cache sets.
+    /// Floats of the transforms' scratch for a chunk of `images` images.
+    public func paddedCount(images: Int) -> Int { ck_winograd_scratch(Int32(m), Int32(images), Int32(height), Int32(width)) }
+    /// Row stride for a chunk of `tiles` tiles: a multiple of 16 (whole AVX-512 vectors for the
+    /// products), nudged off multiples of 256 so the α² matrices do not share cache sets.
     public static func leadingDimension(tiles: Int) -> Int {
-        let ld = (tiles + 7) / 8 * 8
-        return ld % 256 == 0 ? ld + 8 : ld
+        let ld = (tiles + 15) / 16 * 16
+        return ld % 256 == 0 ? ld + 16 : ld
     }
 
     // MARK: - Filters
@@ -113,125 +107,30 @@ public final class Winograd {
     /// H×W each), zero padding 1. `pad`: `paddedCount(images:)` floats of scratch.
     public func transformInput(_ x: UnsafePointer<Float>, images: Int, imageStride: Int, channels: Int,
                                into v: UnsafeMutablePointer<Float>, ld: Int, pad: UnsafeMutablePointer<Float>) {
-        if m == 2 {
-            input(InputF2.self, x, images, imageStride, channels, v, ld, pad)
-        } else {
-            input(InputF4.self, x, images, imageStride, channels, v, ld, pad)
-        }
-    }
-
-    private func input<T: WinogradTransform1D>(_: T.Type, _ x: UnsafePointer<Float>, _ images: Int, _ imageStride: Int,
-                                               _ channels: Int, _ v: UnsafeMutablePointer<Float>, _ ld: Int,
-                                               _ pad: UnsafeMutablePointer<Float>) {
-        let a = T.nIn, h = height, w = width, pw = paddedWidth, plane = paddedPlane, m = self.m
-        let tiles = images * tilesPerImage
-        pad.update(repeating: 0, count: images * plane)
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 3 * a * a) { buf in
-            let d = buf.baseAddress!, tmp = d + a * a, out = tmp + a * a
-            for ch in 0..<channels {
-                // The channel's planes into the interior of the zero-bordered copies.
-                for i in 0..<images {
-                    let src = x + i * imageStride + ch * h * w, dst = pad + i * plane + pw + 1
-                    for r in 0..<h { (dst + r * pw).update(from: src + r * w, count: w) }
-                }
-                for p0 in stride(from: 0, to: tiles, by: 8) {
-                    let o = laneOffsets(p0, tiles: tiles, imageStride: plane, pitch: pw)
-                    for r in 0..<a {
-                        for j in 0..<a { d[r * a + j] = Winograd.gather(UnsafePointer(pad) + (r * pw + j), o) }
-                    }
-                    T.apply2D(d, tmp, out)
-                    let dst = v + ch * ld + p0
-                    for xi in 0..<(a * a) {
-                        UnsafeMutableRawPointer(dst + xi * channels * ld).storeBytes(of: out[xi], as: SIMD8<Float>.self)
-                    }
-                }
-            }
+        for ch in 0..<channels {
+            ck_winograd_input(Int32(m), x + ch * height * width, imageStride, Int32(images), Int32(height), Int32(width),
+                              v + ch * ld, channels * ld, ld, pad)
         }
     }
 
     /// Z (α², K, ld) = A ∂y Aᵀ of the m×m tiles of `images` images of gy (image stride
-    /// `imageStride`, K planes of H×W). `pad`: `paddedCount(images:)` floats of scratch, used
-    /// when m does not divide the map (∂y is then read from a zero-extended copy).
+    /// `imageStride`, K planes of H×W); tiles past the map read zeros. `pad`: scratch as above.
     public func transformGradient(_ gy: UnsafePointer<Float>, images: Int, imageStride: Int, channels: Int,
                                   into z: UnsafeMutablePointer<Float>, ld: Int, pad: UnsafeMutablePointer<Float>) {
-        if m == 2 {
-            gradient(GradientF2.self, gy, images, imageStride, channels, z, ld, pad)
-        } else {
-            gradient(GradientF4.self, gy, images, imageStride, channels, z, ld, pad)
-        }
-    }
-
-    private func gradient<T: WinogradTransform1D>(_: T.Type, _ gy: UnsafePointer<Float>, _ images: Int, _ imageStride: Int,
-                                                  _ channels: Int, _ z: UnsafeMutablePointer<Float>, _ ld: Int,
-                                                  _ pad: UnsafeMutablePointer<Float>) {
-        let m = T.nIn, a = T.nOut, w = width, tiles = images * tilesPerImage
-        // Exact tiling reads ∂y in place; otherwise each plane goes into a zero-extended copy.
-        let pitch = exact ? w : tilesWide * m, plane = tilesHigh * m * pitch
-        let stride = exact ? imageStride : plane
-        if !exact { pad.update(repeating: 0, count: images * plane) }
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: m * m + a * m + a * a) { buf in
-            let d = buf.baseAddress!, tmp = d + m * m, out = tmp + a * m
-            for ch in 0..<channels {
-                var base = gy + ch * height * w
-                if !exact {
-                    for i in 0..<images {
-                        let src = base + i * imageStride, dst = pad + i * plane
-                        for r in 0..<height { (dst + r * pitch).update(from: src + r * w, count: w) }
-                    }
-                    base = UnsafePointer(pad)
-                }
-                for p0 in Swift.stride(from: 0, to: tiles, by: 8) {
-                    let o = laneOffsets(p0, tiles: tiles, imageStride: stride, pitch: pitch)
-                    for r in 0..<m {
-                        for j in 0..<m { d[r * m + j] = Winograd.gather(base + (r * pitch + j), o) }
-                    }
-                    T.apply2D(d, tmp, out)
-                    let dst = z + ch * ld + p0
-                    for xi in 0..<(a * a) {
-                        UnsafeMutableRawPointer(dst + xi * channels * ld).storeBytes(of: out[xi], as: SIMD8<Float>.self)
-                    }
-                }
-            }
+        for ch in 0..<channels {
+            ck_winograd_gradient(Int32(m), gy + ch * height * width, imageStride, Int32(images), Int32(height), Int32(width),
+                                 z + ch * ld, channels * ld, ld, pad)
         }
     }
 
     /// y ← Aᵀ M A (+ bias[k]) for the tiles of `images` images: y has K planes of H×W per image,
-    /// `imageStride` floats apart; M is (α², K, ld).
+    /// `imageStride` floats apart; M is (α², K, ld). `pad`: scratch as above.
     public func transformOutput(_ mm: UnsafePointer<Float>, ld: Int, images: Int, channels: Int,
-                                bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, imageStride: Int) {
-        if m == 2 {
-            output(OutputF2.self, mm, ld, images, channels, bias, y, imageStride)
-        } else {
-            output(OutputF4.self, mm, ld, images, channels, bias, y, imageStride)
-        }
-    }
-
-    private func output<T: WinogradTransform1D>(_: T.Type, _ mm: UnsafePointer<Float>, _ ld: Int, _ images: Int, _ channels: Int,
-                                                _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, _ imageStride: Int) {
-        let a = T.nIn, m = T.nOut, w = width, tiles = images * tilesPerImage
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: a * a + m * a + m * m) { buf in
-            let src = buf.baseAddress!, tmp = src + a * a, out = tmp + m * a
-            for ch in 0..<channels {
-                let b = bias.map { SIMD8<Float>(repeating: $0[ch]) } ?? SIMD8<Float>()
-                let base = y + ch * height * w
-                for p0 in stride(from: 0, to: tiles, by: 8) {
-                    let from = mm + ch * ld + p0
-                    for xi in 0..<(a * a) {
-                        src[xi] = UnsafeRawPointer(from + xi * channels * ld).loadUnaligned(as: SIMD8<Float>.self)
-                    }
-                    T.apply2D(src, tmp, out)
-                    let o = laneOffsets(p0, tiles: tiles, imageStride: imageStride, pitch: w)
-                    for l in 0..<Swift.min(8, tiles - p0) {
-                        let dst = base + o[l], t = exact ? 0 : (p0 + l) % tilesPerImage
-                        // Rows and columns of the tile inside the map (all m unless it reaches past).
-                        let rows = exact ? m : Swift.min(m, height - t / tilesWide * m)
-                        let cols = exact ? m : Swift.min(m, w - t % tilesWide * m)
-                        for r in 0..<rows {
-                            for j in 0..<cols { dst[r * w + j] = out[r * m + j][l] + b[l] }
-                        }
-                    }
-                }
-            }
+                                bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, imageStride: Int,
+                                pad: UnsafeMutablePointer<Float>) {
+        for ch in 0..<channels {
+            ck_winograd_output(Int32(m), mm + ch * ld, channels * ld, Int32(images), Int32(height), Int32(width),
+                               bias?[ch] ?? 0, y + ch * height * width, imageStride, pad)
         }
     }
 
@@ -239,39 +138,14 @@ public final class Winograd {
     /// for ξ in `points`: the batched products of the forward and input-gradient passes.
     public func multiply(_ left: UnsafePointer<Float>, rows: Int, inner: Int,
                          _ input: UnsafePointer<Float>, tiles: Int, ld: Int, into out: UnsafeMutablePointer<Float>) {
-        for xi in 0..<points {
-            BLAS.sgemm(m: rows, n: tiles, k: inner, a: left + xi * rows * inner, lda: inner,
-                       b: input + xi * inner * ld, ldb: ld, beta: 0, c: out + xi * rows * ld, ldc: ld)
-        }
+        ck_winograd_products(Int32(points), Int32(rows), Int32(inner), Int32(tiles), left, input, ld, inner * ld,
+                             out, ld, rows * ld)
     }
 
     /// ∂U[ξ] (K, C) += Z[ξ] (K, tiles) · V[ξ]ᵀ (tiles, C): the weight-gradient products.
     public func accumulateProducts(_ z: UnsafePointer<Float>, outChannels k: Int, _ v: UnsafePointer<Float>,
                                    inChannels c: Int, tiles: Int, ld: Int, into du: UnsafeMutablePointer<Float>) {
-        for xi in 0..<points {
-            BLAS.sgemm(transB: true, m: k, n: c, k: tiles, a: z + xi * k * ld, lda: ld,
-                       b: v + xi * c * ld, ldb: ld, beta: 1, c: du + xi * k * c, ldc: c)
-        }
-    }
-
-    /// Offsets of the eight tiles p0..<p0+8 (past the end: the last tile) in planes `pitch`
-    /// floats wide, images `imageStride` apart: one division per eight tiles, then counters.
-    @inline(__always)
-    private func laneOffsets(_ p0: Int, tiles: Int, imageStride: Int, pitch: Int) -> SIMD8<Int> {
-        var o = SIMD8<Int>()
-        var i = p0 / tilesPerImage
-        let t = p0 - i * tilesPerImage
-        var tr = t / tilesWide, tc = t - tr * tilesWide
-        for l in 0..<8 {
-            o[l] = i * imageStride + (tr * pitch + tc) * m
-            guard p0 + l + 1 < tiles else { continue }
-            tc += 1
-            if tc == tilesWide {
-                tc = 0; tr += 1
-                if tr == tilesHigh { tr = 0; i += 1 }
-            }
-        }
-        return o
+        ck_winograd_gradient_products(Int32(points), Int32(k), Int32(c), Int32(tiles), z, k * ld, v, c * ld, ld, du)
     }
 
     @inline(__always)

@@ -68,6 +68,28 @@ enum ConvBenchmark {
         """
 
     static func run(arguments: [String]) -> Int32 {
+        guard let o = parse(arguments) else { print(help); return 0 }
+        clock = o.cpuClock ? .threadCPU : .wall
+        torchThreads = o.threads
+        let layers = o.only.map { part in ConvBenchmark.layers.filter { $0.label.contains(part) } } ?? ConvBenchmark.layers
+        let (ours, gemm) = measureLayers(layers, o)
+        print(String(format: "cblas_sgemm M=N=K=512, %d thread(s): %.1f GFLOP/s (best of %d measurements in this run)",
+                     o.threads, gemm, layers.count + 1))
+        print("conv2d forward+backward (input gradient included), batch \(o.batch), \(o.threads) thread(s), "
+              + "GFLOP/s = 6 x MACs / best of >= \(o.reps) steps (>= 1 s per layer), \(o.cpuClock ? "thread CPU time" : "wall time")")
+        let torch = o.torch ? torchRates(layers, o) : nil
+        var floorsMissed = printLayers(layers, ours, torch: torch, sgemm: gemm, o)
+        let allPct = printTotal(layers, ours, torch: torch, sgemm: gemm)
+        if allPct < 40 { floorsMissed.append(String(format: "all layers: %.1f%% < 40%%", allPct)) }
+        if torch == nil && o.torch { print("PyTorch comparison skipped: python3 cannot import torch or Launch/bench/conv_torch.py not found") }
+        if o.only != nil { return 0 }
+        print("floors (1 thread): all layers >= 40% of sgemm, every layer >= 25%, 1x1 >= 60%: "
+              + (floorsMissed.isEmpty ? "met" : "MISSED — " + floorsMissed.joined(separator: "; ")))
+        return o.check && !floorsMissed.isEmpty ? 1 : 0
+    }
+
+    /// The options, or nil for --help; a bad option ends the process with one line.
+    private static func parse(_ arguments: [String]) -> Options? {
         var o = Options()
         var i = 0
         func value(_ flag: String) -> Int {
@@ -76,6 +98,11 @@ enum ConvBenchmark {
                 fail("trainer-bench conv: \(flag) needs a positive integer")
             }
             return v
+        }
+        func word(_ flag: String, _ allowed: [String], _ what: String) -> String {
+            i += 1
+            guard i < arguments.count, allowed.contains(arguments[i]) else { fail("trainer-bench conv: \(flag) \(what)") }
+            return arguments[i]
         }
         while i < arguments.count {
             switch arguments[i] {
@@ -90,38 +117,28 @@ enum ConvBenchmark {
                 i += 1
                 guard i < arguments.count else { fail("trainer-bench conv: --only needs a label fragment") }
                 o.only = arguments[i]
-            case "--clock":
-                i += 1
-                guard i < arguments.count, ["wall", "cpu"].contains(arguments[i]) else {
-                    fail("trainer-bench conv: --clock takes wall or cpu")
-                }
-                o.cpuClock = arguments[i] == "cpu"
+            case "--clock": o.cpuClock = word("--clock", ["wall", "cpu"], "takes wall or cpu") == "cpu"
             case "--algorithm":
-                i += 1
-                guard i < arguments.count, let a = ConvAlgorithm(rawValue: arguments[i]) else {
-                    fail("trainer-bench conv: --algorithm takes auto, gemm, winograd or winograd_f4")
-                }
-                o.algorithm = a
+                let names = ConvAlgorithm.allCases.map(\.rawValue)
+                o.algorithm = ConvAlgorithm(rawValue: word("--algorithm", names, "takes auto, gemm, winograd or winograd_f4"))!
             case "--no-torch": o.torch = false
             case "--check": o.check = true
-            case "--help", "-h": print(help); return 0
+            case "--help", "-h": return nil
             default: fail("trainer-bench conv: unknown option '\(arguments[i])'\n" + help)
             }
             i += 1
         }
         if o.cpuClock && o.threads != 1 { fail("trainer-bench conv: --clock cpu measures one thread; use it with --threads 1") }
-        clock = o.cpuClock ? .threadCPU : .wall
-        torchThreads = o.threads
+        return o
+    }
+
+    /// Each layer's best step, and the best sgemm 512³ rate: measured again after every layer
+    /// and the best kept, so a burst of other work cannot make the percentages look better.
+    private static func measureLayers(_ layers: [Layer], _ o: Options) -> (ours: [(seconds: Double, flops: Double)], sgemm: Double) {
         // sgemm is measured with BLAS threads; the layers run on the worker pool (BLAS single-threaded).
         BLAS.threads = o.threads
         var gemmRates = [sgemmRate(size: 512)]
         pool = WorkerPool(threads: o.threads)
-
-        // The sgemm reference is measured again after every layer and the best rate kept, so a
-        // burst of other work on the machine cannot make the percentages look better.
-        var gemm = gemmRates[0]
-
-        let layers = o.only.map { part in ConvBenchmark.layers.filter { $0.label.contains(part) } } ?? ConvBenchmark.layers
         var ours: [(seconds: Double, flops: Double)] = []
         for layer in layers {
             ours.append(measure(layer, o))
@@ -129,13 +146,12 @@ enum ConvBenchmark {
             gemmRates.append(sgemmRate(size: 512))
             BLAS.threads = pool.threads > 1 ? 1 : o.threads
         }
-        gemm = gemmRates.max()!
-        print(String(format: "cblas_sgemm M=N=K=512, %d thread(s): %.1f GFLOP/s (best of %d measurements in this run)",
-                     o.threads, gemm, layers.count + 1))
-        print("conv2d forward+backward (input gradient included), batch \(o.batch), \(o.threads) thread(s), "
-              + "GFLOP/s = 6 x MACs / best of >= \(o.reps) steps (>= 1 s per layer), \(o.cpuClock ? "thread CPU time" : "wall time")")
-        let torch = o.torch ? torchRates(layers, o) : nil
+        return (ours, gemmRates.max()!)
+    }
 
+    /// One row per layer; returns the per-layer floors missed.
+    private static func printLayers(_ layers: [Layer], _ ours: [(seconds: Double, flops: Double)], torch: [String: Double]?,
+                                    sgemm gemm: Double, _ o: Options) -> [String] {
         let header = "layer".padding(toLength: 30, withPad: " ", startingAt: 0)
             + "  MMAC/img   ms/step   GFLOP/s  % sgemm   torch GFLOP/s  ours/torch"
         print(header)
@@ -156,6 +172,12 @@ enum ConvBenchmark {
             let floor = layer.pointwise ? 60.0 : 25.0
             if pct < floor { floorsMissed.append(String(format: "%@: %.1f%% < %.0f%%", layer.label, pct, floor)) }
         }
+        return floorsMissed
+    }
+
+    /// The "all layers together" row; returns its percentage of sgemm.
+    private static func printTotal(_ layers: [Layer], _ ours: [(seconds: Double, flops: Double)], torch: [String: Double]?,
+                                   sgemm gemm: Double) -> Double {
         let totalFlops = ours.reduce(0) { $0 + $1.flops }, totalSeconds = ours.reduce(0) { $0 + $1.seconds }
         let allRate = totalFlops / totalSeconds / 1e9, allPct = 100 * allRate / gemm
         var total = "all layers together".padding(toLength: 30, withPad: " ", startingAt: 0)
@@ -166,12 +188,7 @@ enum ConvBenchmark {
             total += String(format: "   %13.1f  %9.2fx", torchRate, allRate / torchRate)
         }
         print(total)
-        if allPct < 40 { floorsMissed.append(String(format: "all layers: %.1f%% < 40%%", allPct)) }
-        if torch == nil && o.torch { print("PyTorch comparison skipped: python3 cannot import torch or Launch/bench/conv_torch.py not found") }
-        if o.only != nil { return 0 }
-        print("floors (1 thread): all layers >= 40% of sgemm, every layer >= 25%, 1x1 >= 60%: "
-              + (floorsMissed.isEmpty ? "met" : "MISSED — " + floorsMissed.joined(separator: "; ")))
-        return o.check && !floorsMissed.isEmpty ? 1 : 0
+        return allPct
     }
 
     // MARK: - Measurements

@@ -35,7 +35,7 @@ final class PerformanceKeysTests: XCTestCase {
     }
 
     func testConvAlgorithm() throws {
-        XCTAssertEqual(try parse().model.convAlgorithm, .gemm, "Winograd is opt-in")
+        XCTAssertEqual(try parse().model.convAlgorithm, .auto, "the plan (Winograd forward and ∂input, GEMM ∂weight) is the default")
         for a in ConvAlgorithm.allCases {
             XCTAssertEqual(try parse(model: "conv_algorithm: \(a.rawValue)").model.convAlgorithm, a)
         }

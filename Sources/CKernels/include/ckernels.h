@@ -12,4 +12,30 @@ int ck_vector_level(void);
  * momentum_buffer `buf` may be NULL when m = 0 (then d = g). */
 void ck_sgd(size_t n, float *p, const float *grad, float *buf, float wd, float m, float keep,
             float neg_lr, int first, int nesterov);
+/* Winograd F(m×m, 3×3), m = 2 or 4, α = m + 2, on one channel of a chunk of `images` h×w planes
+ * `stride` floats apart (see winograd.c). Tiles are ordered (tile row, image, tile column); point
+ * ξ of a tile lives at dst + ξ·ps, columns [tiles, ld) of each point are zeroed. `scratch` holds
+ * ck_winograd_scratch floats. */
+size_t ck_winograd_scratch(int m, int images, int h, int w);
+/* V = Bᵀ d B of the padded (zero border 1) α×α input tiles. */
+void ck_winograd_input(int m, const float *x, size_t stride, int images, int h, int w, float *dst, size_t ps,
+                       size_t ld, float *scratch);
+/* Z = A ∂y Aᵀ of the m×m output-gradient tiles (zero past the map). */
+void ck_winograd_gradient(int m, const float *gy, size_t stride, int images, int h, int w, float *dst, size_t ps,
+                          size_t ld, float *scratch);
+/* y = Aᵀ M A + bias of point matrices M (at mm + ξ·ps), clipped to the map. */
+void ck_winograd_output(int m, const float *mm, size_t ps, int images, int h, int w, float bias, float *y,
+                        size_t ys, float *scratch);
+/* out[ξ] (rows, cols) = a[ξ] (rows, inner; packed) · b[ξ] (inner, cols; row stride ldb, ξ stride bs) for
+ * ξ < points; cols are rounded up to 16, which must fit ldb and ldo. */
+void ck_winograd_products(int points, int rows, int inner, int cols, const float *a, const float *b, size_t ldb,
+                          size_t bs, float *out, size_t ldo, size_t os);
+/* du[ξ] (k, c) += z[ξ] (k, tiles) · v[ξ] (c, tiles)ᵀ for ξ < points (the weight gradient's products);
+ * z and v have row stride ld; du[ξ] is packed (k, c). */
+void ck_winograd_gradient_products(int points, int k, int c, int tiles, const float *z, size_t zs, const float *v,
+                                   size_t vs, size_t ld, float *du);
+/* du (k, c; row stride lddu) += z (k, cols; ldz) · v (c, cols; ldv)ᵀ: a convolution's weight gradient
+ * ∂y · im2col(x)ᵀ, with every entry summed in an order fixed by cols alone. */
+void ck_gradient_products(int k, int c, int cols, const float *z, size_t ldz, const float *v, size_t ldv, float *du,
+                          size_t lddu);
 #endif
