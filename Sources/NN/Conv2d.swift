@@ -21,9 +21,6 @@ import TensorCore
 /// col2im, except for "same" stride-1 convolutions that do not widen the channels, where it is
 /// the convolution of ∂y with the flipped kernel (see `transposedGradient`). Outputs and
 /// workspaces are resized, never reallocated, after the first step at a given batch size.
-///
-/// Measured with `trainer-bench conv --algorithm gemm` (1 thread, batch 128): 40–80 % of the
-/// cblas_sgemm 512³ rate per layer on CIFAR-sized layers, all layers together about 60 %.
 public final class Conv2d: Layer {
     public let name: String
     public let inputShape: [Int]

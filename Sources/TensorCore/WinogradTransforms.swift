@@ -10,6 +10,8 @@
 ///
 /// Forward: y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A. Weight gradient: with M = U ⊙ V, ∂M = A ∂y Aᵀ,
 /// ∂U = ∂M ⊙ V and ∂g = Gᵀ ∂U G — so the gradient side needs A (m → α) and Gᵀ (α → 3).
+/// Only the filter-side transforms (G and Gᵀ, once per step on the weights) live here; the tile
+/// transforms (Bᵀ, Aᵀ, A), which run on every activation, are in CKernels' winograd.c.
 /// Each transform reads `nIn` inputs `s` apart from `x` and writes `nOut` outputs `t` apart to `y`;
 /// generic callers are specialised per transform, so the coefficients compile to constants.
 public protocol WinogradTransform1D {
@@ -29,32 +31,6 @@ extension WinogradTransform1D {
 }
 
 public typealias Lanes = SIMD8<Float>
-
-/// Bᵀ·d of F(2,3) (4 → 4).
-public enum InputF2: WinogradTransform1D {
-    @inlinable public static var nIn: Int { 4 }
-    @inlinable public static var nOut: Int { 4 }
-    @inline(__always)
-    public static func apply(_ x: UnsafePointer<Lanes>, _ s: Int, _ y: UnsafeMutablePointer<Lanes>, _ t: Int) {
-        let d0 = x[0], d1 = x[s], d2 = x[2 * s], d3 = x[3 * s]
-        y[0] = d0 - d2; y[t] = d1 + d2; y[2 * t] = d2 - d1; y[3 * t] = d1 - d3
-    }
-}
-
-/// Bᵀ·d of F(4,3) (6 → 6).
-public enum InputF4: WinogradTransform1D {
-    @inlinable public static var nIn: Int { 6 }
-    @inlinable public static var nOut: Int { 6 }
-    @inline(__always)
-    public static func apply(_ x: UnsafePointer<Lanes>, _ s: Int, _ y: UnsafeMutablePointer<Lanes>, _ t: Int) {
-        let d0 = x[0], d1 = x[s], d2 = x[2 * s], d3 = x[3 * s], d4 = x[4 * s], d5 = x[5 * s]
-        let a = d4 - 4 * d2, b = d3 - 4 * d1, c = d4 - d2, e = 2 * (d3 - d1)
-        y[0] = 4 * d0 - 5 * d2 + d4
-        y[t] = a + b; y[2 * t] = a - b
-        y[3 * t] = c + e; y[4 * t] = c - e
-        y[5 * t] = 4 * d1 - 5 * d3 + d5
-    }
-}
 
 /// G·g of F(2,3) (3 → 4).
 public enum FilterF2: WinogradTransform1D {
@@ -81,58 +57,6 @@ public enum FilterF4: WinogradTransform1D {
         y[t] = p + q; y[2 * t] = p - q
         y[3 * t] = r + u; y[4 * t] = r - u
         y[5 * t] = g2
-    }
-}
-
-/// Aᵀ·M of F(2,3) (4 → 2).
-public enum OutputF2: WinogradTransform1D {
-    @inlinable public static var nIn: Int { 4 }
-    @inlinable public static var nOut: Int { 2 }
-    @inline(__always)
-    public static func apply(_ x: UnsafePointer<Lanes>, _ s: Int, _ y: UnsafeMutablePointer<Lanes>, _ t: Int) {
-        let m0 = x[0], m1 = x[s], m2 = x[2 * s], m3 = x[3 * s]
-        y[0] = m0 + m1 + m2; y[t] = m1 - m2 - m3
-    }
-}
-
-/// Aᵀ·M of F(4,3) (6 → 4).
-public enum OutputF4: WinogradTransform1D {
-    @inlinable public static var nIn: Int { 6 }
-    @inlinable public static var nOut: Int { 4 }
-    @inline(__always)
-    public static func apply(_ x: UnsafePointer<Lanes>, _ s: Int, _ y: UnsafeMutablePointer<Lanes>, _ t: Int) {
-        let m0 = x[0], m1 = x[s], m2 = x[2 * s], m3 = x[3 * s], m4 = x[4 * s], m5 = x[5 * s]
-        let s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4
-        y[0] = m0 + s12 + s34
-        y[t] = d12 + 2 * d34
-        y[2 * t] = s12 + 4 * s34
-        y[3 * t] = d12 + 8 * d34 + m5
-    }
-}
-
-/// A·∂y of F(2,3) (2 → 4).
-public enum GradientF2: WinogradTransform1D {
-    @inlinable public static var nIn: Int { 2 }
-    @inlinable public static var nOut: Int { 4 }
-    @inline(__always)
-    public static func apply(_ x: UnsafePointer<Lanes>, _ s: Int, _ y: UnsafeMutablePointer<Lanes>, _ t: Int) {
-        let y0 = x[0], y1 = x[s]
-        y[0] = y0; y[t] = y0 + y1; y[2 * t] = y0 - y1; y[3 * t] = -y1
-    }
-}
-
-/// A·∂y of F(4,3) (4 → 6).
-public enum GradientF4: WinogradTransform1D {
-    @inlinable public static var nIn: Int { 4 }
-    @inlinable public static var nOut: Int { 6 }
-    @inline(__always)
-    public static func apply(_ x: UnsafePointer<Lanes>, _ s: Int, _ y: UnsafeMutablePointer<Lanes>, _ t: Int) {
-        let y0 = x[0], y1 = x[s], y2 = x[2 * s], y3 = x[3 * s]
-        let even = y0 + y2, odd = y1 + y3, even4 = y0 + 4 * y2, odd4 = 2 * y1 + 8 * y3
-        y[0] = y0
-        y[t] = even + odd; y[2 * t] = even - odd
-        y[3 * t] = even4 + odd4; y[4 * t] = even4 - odd4
-        y[5 * t] = y3
     }
 }
 
