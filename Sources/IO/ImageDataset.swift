@@ -7,8 +7,8 @@ import TensorCore
 /// CIFAR-sized data (50 000 × 32 × 32 × 3 = 150 MB) fits easily, every epoch permutes
 /// globally so a rank needs arbitrary samples anyway, and a memory copy per sample is far
 /// cheaper than an HDF5 hyperslab per sample. `.file` keeps only the labels in memory and
-/// reads images with hyperslab reads (contiguous index runs merged into one read) for data
-/// sets larger than memory; it allocates nothing per read either. `.labelsOnly` reads the
+/// reads images through an `ImageRowReader` (contiguous index runs merged into one hyperslab
+/// read) for data sets larger than memory; it allocates nothing per read either. `.labelsOnly` reads the
 /// metadata and labels and leaves the images to whoever holds them (a shared-memory copy or
 /// an `ImageRowReader`: the residencies of a training run).
 ///
@@ -41,8 +41,8 @@ public final class ImageDataset {
     /// Per-sample shape as stored: [H, W, C].
     public var sampleShape: [Int] { [height, width, channels] }
 
-    private var pixels: [UInt8] = []      // (N, H, W, C) in .memory; empty in .file
-    private let file: HDF5File?           // open in .file only
+    private var pixels: [UInt8] = []      // (N, H, W, C) in .memory; empty otherwise
+    private let reader: ImageRowReader?   // open in .file only
 
     public init(path: String, split: String, numClasses: Int? = nil, residency: Residency = .memory) throws {
         self.path = path
@@ -71,11 +71,11 @@ public final class ImageDataset {
         switch residency {
         case .memory:
             pixels = try f.readUInt8s(ik)
-            file = nil
+            reader = nil
         case .file:
-            file = f
+            reader = try ImageRowReader(path: path, split: split)
         case .labelsOnly:
-            file = nil
+            reader = nil
         }
     }
 
@@ -132,7 +132,6 @@ public final class ImageDataset {
         precondition(images.count >= b * bytes, "ImageDataset.read: image buffer \(images.count) < \(b) × \(bytes) bytes")
         precondition(out.count >= b, "ImageDataset.read: label buffer \(out.count) < \(b)")
         var j = 0
-        var runStart = -1, runLength = 0, runSlot = 0
         for i in indices {
             precondition(i >= 0 && i < count, "ImageDataset.read: sample \(i) out of 0..<\(count) in \(split)")
             out[j] = labels[i]
@@ -144,16 +143,12 @@ public final class ImageDataset {
             case .labelsOnly:
                 preconditionFailure("ImageDataset.read: \(split) was opened for its labels only")
             case .file:
-                if runLength > 0 && i == runStart + runLength {
-                    runLength += 1
-                } else {
-                    if runLength > 0 { try readRun(runStart, runLength, images, runSlot) }
-                    runStart = i; runLength = 1; runSlot = j
-                }
+                break
             }
             j += 1
         }
-        if runLength > 0 { try readRun(runStart, runLength, images, runSlot) }
+        // The reader merges consecutive indices into one hyperslab read.
+        try reader?.read(indices, into: UnsafeMutableRawBufferPointer(images))
     }
 
     /// Copies the contiguous samples `range` into `images` (B, H, W, C) and `labels` (B).
@@ -170,10 +165,5 @@ public final class ImageDataset {
             try label.withUnsafeMutableBufferPointer { try read(indices: [i], images: b, labels: $0) }
         }
         return buf
-    }
-
-    private func readRun(_ start: Int, _ n: Int, _ images: UnsafeMutableBufferPointer<UInt8>, _ slot: Int) throws {
-        let dst = UnsafeMutableBufferPointer(rebasing: images[(slot * imageBytes)..<((slot + n) * imageBytes)])
-        try file!.readRows("/\(split)/\(DatasetFile.imagesKey)", rows: start..<(start + n), into: dst)
     }
 }
