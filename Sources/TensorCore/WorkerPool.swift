@@ -112,15 +112,9 @@ public final class PartialSums: @unchecked Sendable {
         for w in 0..<workers { PartialSums.add(UnsafePointer(slot(w)), into: dst, count: count) }
     }
 
+    /// dst += src: Kernels' one element-wise add (IEEE addition commutes, so the bits are dst + src's).
     private static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            let a = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD8<Float>.self)
-            let b = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: a + b, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count { dst[i] += src[i]; i += 1 }
+        Kernels.add(count, UnsafePointer(dst), src, into: dst)
     }
 }
 
