@@ -8,12 +8,10 @@
  * order. The transforms are plain adds and multiplies with contraction off, so every SIMD level
  * gives the same bits; the products use explicit fused multiply-adds in a fixed order over the
  * inner dimension, so a column's result does not depend on the other columns. */
-#include "dispatch.h"
+#include "lanes.h"
 #include <string.h>
 
 #pragma clang fp contract(off)
-
-typedef float vf16 __attribute__((vector_size(64), aligned(4)));
 
 /* Row passes run over a map's tile columns (2 to 16 of them): 8 lanes (4 on maps of 4 tile
  * columns), not the 64 the vectoriser would pick for an unknown trip count. */
@@ -65,6 +63,12 @@ size_t ck_winograd_scratch(int m, int images, int h, int w) {
     geo g = geometry(m, images, h, w);
     size_t rows = (size_t)g.th * m + 2, pw = (size_t)g.tw * m + 2;
     return rows * g.a * g.rs + rows * pw + 32;
+}
+
+/* dst[0..n) = src[0..n), inlined: the rows are short (4 to 64 floats), and a libc memcpy call
+ * per row cost more than the copy. */
+BODY void copy_row(float *restrict dst, const float *restrict src, int n) {
+    for (int i = 0; i < n; i++) dst[i] = src[i];
 }
 
 /* Columns [tiles, ld) of the α² rows `ps` apart are zeroed: the products may read them. */
@@ -119,7 +123,7 @@ BODY void input_body(int m, const float *x, size_t xs, int images, int h, int w,
     float *plane = scratch, *r = scratch + (size_t)rows * pw + 16;
     memset(plane, 0, (size_t)rows * pw * sizeof(float));
     for (int i = 0; i < images; i++) {
-        for (int pr = 1; pr <= h; pr++) memcpy(plane + pr * pw + 1, x + i * xs + (size_t)(pr - 1) * w, w * sizeof(float));
+        for (int pr = 1; pr <= h; pr++) copy_row(plane + pr * pw + 1, x + i * xs + (size_t)(pr - 1) * w, w);
         for (int pr = 0; pr < rows; pr++) {
             float *dst = r + (size_t)pr * g.a * g.rs + (size_t)i * g.tw;
             if (pr == 0 || pr > h) {
@@ -161,7 +165,7 @@ BODY void gradient_body(int m, const float *gy, size_t ys, int images, int h, in
                 continue;
             }
             const float *src = gy + i * ys + (size_t)pr * w;
-            if (pw != w) { memcpy(row, src, w * sizeof(float)); src = row; }
+            if (pw != w) { copy_row(row, src, w); src = row; }
             gradient_row(g, src, dst);
         }
     }
@@ -209,7 +213,7 @@ BODY void output_rows(geo g, const float *t, int tr, float bias, float *y, size_
             float *out = y + i * ys + (size_t)(tr * m + ro) * g.w;
             float *dst = pw == g.w ? out : row;
             output_row(g, src, bias, dst);
-            if (dst != out) memcpy(out, row, g.w * sizeof(float));
+            if (dst != out) copy_row(out, row, g.w);
         }
     }
 }
@@ -256,9 +260,6 @@ VARIANTS(ck_winograd_output, (int m, const float *mm, size_t ps, int images, int
          (m, mm, ps, images, h, w, bias, y, ys, scratch))
 
 /* ---- Products ----------------------------------------------------------------------------------- */
-
-/* x in every lane; x − (+0) is x exactly, −0 included. */
-#define SPLAT(x) ((x) - (vf16){0})
 
 /* out (R, 16·NV) = a (R, inner; row stride lda) · b (inner, 16·NV; row stride ldb). */
 BODY void product_block(const int R, const int NV, int inner, const float *a, size_t lda, const float *b, size_t ldb,
@@ -312,16 +313,6 @@ VARIANTS(ck_winograd_products, (int points, int rows, int inner, int cols, const
  * fixed order); otherwise the outer form packs 32-channel blocks of v and broadcasts z. */
 
 typedef struct { const float *z; size_t ldz; const float *v; size_t ldv; float *du; size_t lddu; } grad_ops;
-
-/* Σ of the 16 lanes in a fixed pairwise order (the same at every SIMD level). */
-BODY float lane_sum(const vf16 *p) {
-    typedef float vf8 __attribute__((vector_size(32)));
-    typedef float vf4 __attribute__((vector_size(16)));
-    vf16 v = *p;
-    vf8 h = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-    vf4 q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
-    return (q[0] + q[2]) + (q[1] + q[3]);
-}
 
 /* du (R, S) += z (R, T) · v (S, T)ᵀ: 16 lanes over whole vectors of T, then the rest one by one. */
 BODY void dot_block(const int R, const int S, int tiles, grad_ops o) {

@@ -128,6 +128,14 @@ public final class Conv2d: Layer {
         transposedGradient && geometry.isSameStride1 && !geometry.isPointwise && og <= cg
     }
 
+    /// ∂weight of a 3×3 stride-1 padding-1 ungrouped convolution is read from the input planes
+    /// (`Kernels.accumulate3x3Gradient`) instead of a 9-row im2col matrix per input channel;
+    /// `planeWeightGradient` off forces im2col + products (tests).
+    public var planeWeightGradient = true
+    private var usesPlaneWeightGradient: Bool {
+        planeWeightGradient && groups == 1 && geometry.kernel == 3 && geometry.padding == 1 && geometry.isSameStride1
+    }
+
     /// Images per chunk for a batch of `n` on `threads` workers: about `chunkColumns` GEMM
     /// columns, the workspace within `maxWorkspace` floats, at least one image, and a chunk for
     /// every worker when the batch allows.
@@ -144,23 +152,32 @@ public final class Conv2d: Layer {
         columns >= 128 && columns % 128 == 0 ? columns + 16 : columns
     }
 
-    /// One worker's chunk workspace: im2col (Kc, ld), then staging (max(Og, Cg), ld) for the
-    /// GEMM output or gathered ∂y of a chunk of several images.
+    /// One worker's chunk workspace: im2col (Kc, ld) or the plane ∂weight's scratch, then staging
+    /// (max(Og, Cg), ld) for the GEMM output or gathered ∂y of a chunk of several images.
     private struct Workspace {
         let col: UnsafeMutablePointer<Float>, stage: UnsafeMutablePointer<Float>, ld: Int
     }
 
+    /// Floats of a chunk of b images' workspace: the column region, then the staging rows.
+    private func workspaceLayout(images b: Int) -> (ld: Int, columns: Int, total: Int) {
+        let ld = Conv2d.leadingDimension(b * geometry.outPixels)
+        var columns = kc * ld
+        if usesPlaneWeightGradient {
+            columns = Swift.max(columns, Kernels.conv3x3ScratchFloats(images: b, height: geometry.height, width: geometry.width))
+        }
+        return (ld, columns, columns + (b > 1 ? Swift.max(og, cg) * ld : 0))
+    }
+
     /// Worker w's workspace for chunks of `images`, in the pool's scratch (shared by all layers).
     private func workspace(_ pool: WorkerPool, _ w: Int, images b: Int) -> Workspace {
-        let ld = Conv2d.leadingDimension(b * geometry.outPixels)
-        let base = pool.scratch(w, count: (kc + (b > 1 ? Swift.max(og, cg) : 0)) * ld)
-        return Workspace(col: base, stage: base + kc * ld, ld: ld)
+        let layout = workspaceLayout(images: b)
+        let base = pool.scratch(w, count: layout.total)
+        return Workspace(col: base, stage: base + layout.columns, ld: layout.ld)
     }
 
     /// Floats one worker's workspace takes for a batch of `n` (tests of the bound).
     public func workspaceFloats(batch n: Int, threads: Int = 1) -> Int {
-        let b = chunkImages(batch: n, threads: threads)
-        let gemm = (kc + (b > 1 ? Swift.max(og, cg) : 0)) * Conv2d.leadingDimension(b * geometry.outPixels)
+        let gemm = workspaceLayout(images: chunkImages(batch: n, threads: threads)).total
         guard let winograd else { return gemm }
         let tiles = winograd.workspaceFloats(batch: n, threads: threads)
         return ConvPlan.winogradWeightGradient(requested: algorithm) ? tiles : Swift.max(tiles, gemm)
@@ -330,23 +347,21 @@ public final class Conv2d: Layer {
                                gx gxs: UnsafeMutablePointer<Float>?, transposed: Bool) {
         let g = geometry, p = g.outPixels, cg = self.cg, og = self.og, kc = self.kc
         let xImage = inChannels * g.inPixels, yImage = outChannels * p
-        let cols = ws.col, stage = ws.stage, ld = ws.ld
+        let cols = ws.col, ld = ws.ld
+        let plane = usesPlaneWeightGradient
         for grp in 0..<groups {
-            lowerGroup(grp, of: xs, images: b, into: ws)
-            // ∂y of the chunk as an (Og, b·P) operand: in place for one image, else gathered.
-            let gyOp: UnsafePointer<Float>, gyLD: Int
-            if b == 1 {
-                gyOp = gys + grp * og * p; gyLD = p
+            // ∂y of the chunk as an (Og, b·P) operand, for the im2col products and col2im only.
+            let (gyOp, gyLD) = plane && (gxs == nil || transposed) ? (gys, p) : gradientOperand(gys, images: b, group: grp, ws)
+            if plane {
+                // ∂W (O, C·9) += ∂y ⋆ x, straight from the planes (one group)
+                Kernels.accumulate3x3Gradient(outChannels: og, inChannels: cg, images: b, height: g.height, width: g.width,
+                                              xs, xImage: xImage, gys, gyImage: yImage, into: gw, ldgw: kc, scratch: cols)
             } else {
-                for i in 0..<b {
-                    let src = gys + i * yImage + grp * og * p
-                    for o in 0..<og { (stage + o * ld + i * p).update(from: src + o * p, count: p) }
-                }
-                gyOp = UnsafePointer(stage); gyLD = ld
+                lowerGroup(grp, of: xs, images: b, into: ws)
+                // ∂W_g (Og, Kc) += ∂y (Og, b·P) · colᵀ (b·P, Kc)
+                Kernels.accumulateGradient(rows: og, columns: kc, inner: b * p, gyOp, ldgy: gyLD, cols, ldcol: ld,
+                                           into: gw + grp * og * kc, ldgw: kc)
             }
-            // ∂W_g (Og, Kc) += ∂y (Og, b·P) · colᵀ (b·P, Kc)
-            Kernels.accumulateGradient(rows: og, columns: kc, inner: b * p, gyOp, ldgy: gyLD, cols, ldcol: ld,
-                                       into: gw + grp * og * kc, ldgw: kc)
             guard let gxs else { continue }
             if transposed {
                 transposedInputGradient(gys, images: b, group: grp, ws, into: gxs)
@@ -362,6 +377,19 @@ public final class Conv2d: Layer {
                 }
             }
         }
+    }
+
+    /// ∂y of group `grp` of a chunk as an (Og, b·P) operand: in place for one image, else
+    /// gathered into the staging rows.
+    private func gradientOperand(_ gys: UnsafePointer<Float>, images b: Int, group grp: Int,
+                                 _ ws: Workspace) -> (UnsafePointer<Float>, Int) {
+        let p = geometry.outPixels, og = self.og, yImage = outChannels * p
+        if b == 1 { return (gys + grp * og * p, p) }
+        for i in 0..<b {
+            let src = gys + i * yImage + grp * og * p
+            for o in 0..<og { (ws.stage + o * ws.ld + i * p).update(from: src + o * p, count: p) }
+        }
+        return (UnsafePointer(ws.stage), ws.ld)
     }
 
     /// ∂x (Cg, b·P) = flip(W_g)ᵀ (Cg, Og·k²) · im2col(∂y) (Og·k², b·P) of one group of a chunk;

@@ -259,6 +259,22 @@ extension Kernels {
         ck_sgd(n, p, grad, buffer, wd, m, keep, negLR, first ? 1 : 0, nesterov ? 1 : 0)
     }
 
+    /// gw (k, c·9; row stride ldgw) += the weight gradient of a 3×3, stride-1, padding-1
+    /// convolution over `images` images of x (c, h, w; `xImage` floats apart) and gy (k, h, w;
+    /// `gyImage` apart), read from the planes without an im2col matrix (CKernels/conv3x3.c).
+    /// `scratch` holds `conv3x3ScratchFloats(images:height:width:)` floats.
+    public static func accumulate3x3Gradient(outChannels k: Int, inChannels c: Int, images: Int, height h: Int, width w: Int,
+                                             _ x: UnsafePointer<Float>, xImage: Int, _ gy: UnsafePointer<Float>, gyImage: Int,
+                                             into gw: UnsafeMutablePointer<Float>, ldgw: Int, scratch: UnsafeMutablePointer<Float>) {
+        ck_conv3x3_weight_gradient(Int32(k), Int32(c), Int32(images), Int32(h), Int32(w), x, xImage, gy, gyImage,
+                                   gw, ldgw, scratch)
+    }
+
+    /// Floats of `accumulate3x3Gradient`'s scratch for a chunk of `images` h×w maps.
+    public static func conv3x3ScratchFloats(images: Int, height h: Int, width w: Int) -> Int {
+        ck_conv3x3_weight_gradient_scratch(Int32(images), Int32(h), Int32(w))
+    }
+
     /// gw (k, c; row stride ldgw) += gy (k, cols; ldgy) · col (c, cols; ldcol)ᵀ, the weight
     /// gradient's product at the CPU's SIMD width, each entry summed in an order fixed by `cols`
     /// (OpenBLAS packs and zero-pads these skinny shapes; see CKernels/winograd.c).

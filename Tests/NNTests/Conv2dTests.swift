@@ -8,7 +8,7 @@ import TensorCore
 final class Conv2dTests: XCTestCase {
     struct Case {
         var n = 2, c = 4, h = 7, w = 6, out = 6, k = 3, stride = 1, pad = 1, groups = 1, bias = true
-        var chunkColumns = 2048, directMinPixels = 64, transposedGradient = true
+        var chunkColumns = 2048, directMinPixels = 64, transposedGradient = true, planeWeightGradient = true
         var algorithm = ConvAlgorithm.auto, threads = 1, winogradWorkspace: Int? = nil
     }
 
@@ -21,6 +21,10 @@ final class Conv2dTests: XCTestCase {
             ("k3 s1 p1 gx by transposed conv", Case(c: 6, out: 4)),
             ("k3 s1 p1 gx by transposed conv, one image per chunk", Case(c: 6, out: 4, chunkColumns: 1)),
             ("k3 s1 p1 gx by col2im", Case(c: 6, out: 4, transposedGradient: false)),
+            ("k3 s1 p1 ∂weight by im2col", Case(planeWeightGradient: false)),
+            ("k3 s1 p1 ∂weight by im2col, one image per chunk", Case(chunkColumns: 1, planeWeightGradient: false)),
+            ("k3 s1 p1 odd out channels, whole vectors of pixels", Case(n: 3, c: 3, h: 16, w: 8, out: 5)),
+            ("k3 s1 p1 one-row map", Case(n: 2, c: 2, h: 1, w: 5, out: 3)),
             ("k5 s1 p2 gx by transposed conv", Case(c: 5, h: 8, w: 9, out: 5, k: 5, pad: 2)),
             ("groups 2 gx by transposed conv", Case(c: 6, h: 6, w: 5, out: 4, groups: 2)),
             ("depthwise s1", Case(c: 4, h: 6, w: 6, out: 4, groups: 4)),
@@ -72,6 +76,7 @@ final class Conv2dTests: XCTestCase {
         conv.chunkColumns = t.chunkColumns
         conv.directMinPixels = t.directMinPixels
         conv.transposedGradient = t.transposedGradient
+        conv.planeWeightGradient = t.planeWeightGradient
         conv.algorithm = t.algorithm
         if let v = t.winogradWorkspace { conv.winogradWorkspace = v }
         XCTAssertEqual(conv.winogradTile, winogradTile, "\(label): algorithm")

@@ -38,4 +38,11 @@ void ck_winograd_gradient_products(int points, int k, int c, int tiles, const fl
  * ∂y · im2col(x)ᵀ, with every entry summed in an order fixed by cols alone. */
 void ck_gradient_products(int k, int c, int cols, const float *z, size_t ldz, const float *v, size_t ldv, float *du,
                           size_t lddu);
+/* Weight gradient of a 3×3, stride-1, padding-1 convolution without im2col (see conv3x3.c):
+ * du[o][c·9 + kh·3 + kw] (row stride lddu) += Σ_i Σ_p gy_i[o][p] · x_i[c][p shifted by (kh − 1, kw − 1)]
+ * over `images` images of x (c, h, w; `xs` floats apart) and gy (k, h, w; `gs` apart). `scratch`
+ * holds ck_conv3x3_weight_gradient_scratch floats. */
+size_t ck_conv3x3_weight_gradient_scratch(int images, int h, int w);
+void ck_conv3x3_weight_gradient(int k, int c, int images, int h, int w, const float *x, size_t xs, const float *gy,
+                                size_t gs, float *du, size_t lddu, float *scratch);
 #endif

@@ -1,0 +1,95 @@
+/* Weight gradient of a 3×3, stride-1, padding-1 convolution read straight from the input planes,
+ * without the 9-row im2col matrix:
+ *   du[o][c][kh][kw] += Σ_i Σ_p ∂y[i][o][p] · x[i][c][p + (kh − 1)·W + kw − 1]   (0 off the plane).
+ *
+ * Per input channel, three column-shifted copies of each image's plane are built in `scratch`
+ * (x shifted by kw − 1 with the wrapped column zeroed, a zero row of W floats above and below);
+ * tap (kh, kw) is copy kw read from kh·W floats in. A block of R output channels × 9 taps then
+ * loads R rows of ∂y and 9 of x per 16 lanes for 9R fused multiply-adds, from copies that stay in
+ * L1. Each entry's 16 lanes run over the images and pixels in order and are added in a fixed
+ * order, so the result depends on the images and the map only, at every SIMD level. */
+#include "lanes.h"
+
+#pragma clang fp contract(off)
+
+/* Floats of one shifted copy: the plane plus a zero row above and below, rounded up to 16. */
+BODY size_t copy_length(int h, int w) { return ((size_t)h * w + 2 * (size_t)w + 15) / 16 * 16; }
+
+size_t ck_conv3x3_weight_gradient_scratch(int images, int h, int w) {
+    return (size_t)images * 3 * copy_length(h, w);
+}
+
+/* s[(i·3 + kw)·L + W + p] = x_i[p + kw − 1] where that pixel is in p's row, else 0; zero borders.
+ * Whole-plane shifted copies, then the wrapped column zeroed: a copy call per row cost as much
+ * as the products for small maps. */
+BODY void shifted_copies(int images, int h, int w, const float *x, size_t xs, float *s, size_t L) {
+    int p = h * w;
+    for (int i = 0; i < images; i++) {
+        const float *restrict src = x + i * xs;
+        for (int kw = 0; kw < 3; kw++) {
+            float *restrict row = s + ((size_t)i * 3 + kw) * L;
+            for (int j = 0; j < w; j++) row[j] = 0;
+            for (size_t j = (size_t)w + p; j < L; j++) row[j] = 0;
+            float *restrict d = row + w;
+            if (kw == 1) {
+                for (int q = 0; q < p; q++) d[q] = src[q];
+            } else if (kw == 0) {
+                for (int q = 1; q < p; q++) d[q] = src[q - 1];
+                for (int y = 0; y < h; y++) d[y * w] = 0;
+            } else {
+                for (int q = 0; q < p - 1; q++) d[q] = src[q + 1];
+                for (int y = 0; y < h; y++) d[y * w + w - 1] = 0;
+            }
+        }
+    }
+}
+
+/* du (R, 9; row stride lddu) += ∂y (R rows of the map, `ldg` apart; images `gs` apart) against the
+ * shifted copies of one channel. */
+BODY void taps_block(const int R, int images, int h, int w, const float *gy, size_t gs, size_t ldg,
+                     const float *s, size_t L, float *du, size_t lddu) {
+    const int p = h * w, p16 = p / 16 * 16;
+    vf16 acc[2][9];
+    float rest[2][9];
+    for (int r = 0; r < R; r++) for (int t = 0; t < 9; t++) { acc[r][t] = (vf16){0}; rest[r][t] = 0; }
+    for (int i = 0; i < images; i++) {
+        const float *g = gy + i * gs, *si = s + (size_t)i * 3 * L;
+        for (int q = 0; q < p16; q += 16) {
+            vf16 z[2];
+            for (int r = 0; r < R; r++) z[r] = *(const vf16 *)(g + r * ldg + q);
+            for (int kh = 0; kh < 3; kh++) {
+                for (int kw = 0; kw < 3; kw++) {
+                    vf16 xv = *(const vf16 *)(si + kw * L + kh * w + q);
+                    for (int r = 0; r < R; r++)
+                        acc[r][kh * 3 + kw] = __builtin_elementwise_fma(z[r], xv, acc[r][kh * 3 + kw]);
+                }
+            }
+        }
+        for (int q = p16; q < p; q++) {
+            for (int r = 0; r < R; r++) {
+                float zq = g[r * ldg + q];
+                for (int t = 0; t < 9; t++)
+                    rest[r][t] = __builtin_fmaf(zq, si[(t % 3) * L + (t / 3) * w + q], rest[r][t]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < 9; t++) du[r * lddu + t] += lane_sum(&acc[r][t]) + rest[r][t];
+}
+
+BODY void ck_conv3x3_weight_gradient_body(int k, int c, int images, int h, int w, const float *x, size_t xs,
+                                          const float *gy, size_t gs, float *du, size_t lddu, float *scratch) {
+    size_t L = copy_length(h, w), p = (size_t)h * w;
+    for (int ch = 0; ch < c; ch++) {
+        shifted_copies(images, h, w, x + ch * p, xs, scratch, L);
+        for (int o = 0; o < k; o += 2) {
+            const float *g = gy + o * p;
+            float *d = du + (size_t)o * lddu + ch * 9;
+            if (k - o >= 2) taps_block(2, images, h, w, g, gs, p, scratch, L, d, lddu);
+            else taps_block(1, images, h, w, g, gs, p, scratch, L, d, lddu);
+        }
+    }
+}
+VARIANTS(ck_conv3x3_weight_gradient, (int k, int c, int images, int h, int w, const float *x, size_t xs,
+                                       const float *gy, size_t gs, float *du, size_t lddu, float *scratch),
+         (k, c, images, h, w, x, xs, gy, gs, du, lddu, scratch))
