@@ -47,6 +47,27 @@ final class WorkerPoolTests: XCTestCase {
         for _ in 0..<20 { XCTAssertEqual(run(), first) }
     }
 
+    /// Back-to-back tasks (the workers still spinning) and tasks after a pause (the workers
+    /// asleep on their semaphores): every call returns only after all its indices ran, and each
+    /// sees the writes of the call before it.
+    func testTasksAfterSpinningAndAfterSleepingWorkersAllComplete() {
+        for threads in [2, 3, 4] {
+            let pool = WorkerPool(threads: threads)
+            let count = threads * 3
+            var values = [Int](repeating: -1, count: count)
+            values.withUnsafeMutableBufferPointer { v in
+                for round in 0..<3000 {
+                    pool.parallelFor(count) { i, _ in
+                        if v[(i + 1) % count] != round - 1 && v[(i + 1) % count] != round { v[i] = -2; return }
+                        v[i] = round
+                    }
+                    XCTAssertEqual(Array(v), [Int](repeating: round, count: count), "threads \(threads), round \(round)")
+                    if round % 300 == 299 { usleep(3000) }   // long enough for the workers to go to sleep
+                }
+            }
+        }
+    }
+
     func testScratchGrowsAndKeepsItsStorage() {
         let pool = WorkerPool(threads: 2)
         let a = pool.scratch(1, count: 100)
