@@ -9,10 +9,13 @@ import TensorCore
 /// cross-entropy, backward into the flat gradient buffer, and an SGD-momentum update. The batch
 /// is random (N, 3, 32, 32) data with random labels; img/s = batch / median step time.
 /// Launch/bench/models_torch.py measures the reference PyTorch model (same architecture, same
-/// batch, same thread count, SGD-momentum) in the same run, and the ratio is printed.
+/// batch, same thread count, SGD-momentum) in the same run, and the ratio is printed. With
+/// `--rounds N` the two sides take turns N times per model (PyTorch, ours, PyTorch, ...): on a
+/// machine whose speed drifts, each round's ratio compares runs seconds apart, and the median
+/// ratio and the range over the rounds are printed.
 enum ModelBenchmark {
     struct Options {
-        var batch = 128, threads = 1, steps = 5
+        var batch = 128, threads = 1, steps = 5, rounds = 1
         var models = ["cifar_cnn", "resnet20", "densenet_bc_100_k12", "resnet18_cifar_stem"]
         var torch = true
         var cpuClock = false
@@ -21,12 +24,14 @@ enum ModelBenchmark {
     }
 
     static let help = """
-        usage: trainer-bench models [--batch N] [--threads N] [--steps N] [--models a,b,...] [--no-torch] [--clock wall|cpu]
-                                    [--algorithm auto|gemm|winograd|winograd_f4] [--profile]
+        usage: trainer-bench models [--batch N] [--threads N] [--steps N] [--rounds N] [--models a,b,...] [--no-torch]
+                                    [--clock wall|cpu] [--algorithm auto|gemm|winograd|winograd_f4] [--profile]
           --batch N      images per step (default 128)
           --threads N    worker threads (train.threads), and torch.set_num_threads (default 1)
           --algorithm A  convolution algorithm (model.conv_algorithm: auto, gemm, winograd, winograd_f4; default auto)
           --steps N      timed steps per model after one warm-up step; the median counts (default 5)
+          --rounds N     PyTorch and ours take turns N times per model; prints the median ratio and
+                         its range over the rounds (default 1; use 3 or more on a shared machine)
           --models LIST  comma-separated presets (default cifar_cnn,resnet20,densenet_bc_100_k12,resnet18_cifar_stem)
           --no-torch     skip the PyTorch comparison
           --clock cpu    thread CPU time instead of wall time (1 thread; for machines shared with other work)
@@ -44,6 +49,7 @@ enum ModelBenchmark {
             case "--batch": guard let v = next().flatMap(Int.init), v > 0 else { return usage("--batch needs a positive integer") }; o.batch = v
             case "--threads": guard let v = next().flatMap(Int.init), v > 0 else { return usage("--threads needs a positive integer") }; o.threads = v
             case "--steps": guard let v = next().flatMap(Int.init), v > 0 else { return usage("--steps needs a positive integer") }; o.steps = v
+            case "--rounds": guard let v = next().flatMap(Int.init), v > 0 else { return usage("--rounds needs a positive integer") }; o.rounds = v
             case "--models": guard let v = next() else { return usage("--models needs a list") }; o.models = v.split(separator: ",").map(String.init)
             case "--no-torch": o.torch = false
             case "--profile": o.profile = true
@@ -67,39 +73,53 @@ enum ModelBenchmark {
         ConvBenchmark.torchThreads = o.threads
         ConvBenchmark.clock = o.cpuClock ? .threadCPU : .wall
 
-        let torch = o.torch ? torchRates(o) : nil
-        print("training step (forward + cross-entropy + backward + SGD momentum), batch \(o.batch), \(o.threads) thread(s), conv \(o.algorithm.rawValue), 3x32x32 input, median of \(o.steps) steps, \(o.cpuClock ? "thread CPU time" : "wall time")")
+        var torchAvailable = o.torch
+        print("training step (forward + cross-entropy + backward + SGD momentum), batch \(o.batch), \(o.threads) thread(s), conv \(o.algorithm.rawValue), 3x32x32 input, median of \(o.steps) steps\(o.rounds > 1 ? " per round, medians of \(o.rounds) rounds" : ""), \(o.cpuClock ? "thread CPU time" : "wall time")")
         print("model                      ms/step    img/s   torch img/s   ours/torch")
         print(String(repeating: "-", count: 72))
         for name in o.models {
             do {
-                let seconds = try measure(name, o)
+                var ours: [Double] = [], torch: [Double] = []
+                for _ in 0..<o.rounds {
+                    if torchAvailable {
+                        if let t = torchRates(o, models: [name])?[name] { torch.append(t) } else { torchAvailable = false }
+                    }
+                    ours.append(try measure(name, o))
+                }
+                let seconds = median(ours)
                 var line = name.padding(toLength: 24, withPad: " ", startingAt: 0)
                     + String(format: " %9.1f %8.1f", seconds * 1000, Double(o.batch) / seconds)
-                if let t = torch?[name] {
-                    line += String(format: "   %11.1f   %9.2fx", t, Double(o.batch) / seconds / t)
+                if torch.count == ours.count {
+                    let ratios = zip(ours, torch).map { Double(o.batch) / $0 / $1 }
+                    line += String(format: "   %11.1f   %9.2fx", median(torch), median(ratios))
+                    if o.rounds > 1 { line += String(format: "   (%.2f–%.2fx over %d rounds)", ratios.min()!, ratios.max()!, o.rounds) }
                 } else {
                     line += "             -"
                 }
                 print(line)
-                if o.profile { try ModelProfile.report(name, o, oursSeconds: seconds, torchRate: torch?[name]) }
+                if o.profile { try ModelProfile.report(name, o, oursSeconds: seconds, torchRate: torch.isEmpty ? nil : median(torch)) }
                 fflush(nil)
             } catch {
                 print("\(name): \(error)")
                 return 1
             }
         }
-        if torch == nil && o.torch { print("PyTorch comparison skipped: python3 cannot import torch or Launch/bench/models_torch.py not found") }
+        if let v = torchVersion { print("PyTorch \(v) measured in this run (torch.set_num_threads(\(o.threads)))") }
+        if !torchAvailable && o.torch { print("PyTorch comparison skipped: python3 cannot import torch or Launch/bench/models_torch.py not found") }
         return 0
+    }
+
+    /// The middle value (the upper middle of an even count), as the step times use.
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted[sorted.count / 2]
     }
 
     /// Median seconds of one training step of preset `name`.
     static func measure(_ name: String, _ o: Options) throws -> Double {
         let work = try Workload(name, batch: o.batch, algorithm: o.algorithm)
         work.step()  // sizes every buffer
-        var times = (0..<o.steps).map { _ in ConvBenchmark.seconds(work.step) }
-        times.sort()
-        return times[times.count / 2]
+        return median((0..<o.steps).map { _ in ConvBenchmark.seconds(work.step) })
     }
 
     static func usage(_ problem: String) -> Int32 {
@@ -107,12 +127,14 @@ enum ModelBenchmark {
         return 2
     }
 
-    /// PyTorch img/s by model name, or nil when torch or the script is unavailable.
-    static func torchRates(_ o: Options) -> [String: Double]? {
+    /// PyTorch img/s by model name for `models`, or nil when torch or the script is unavailable.
+    /// The version the last call reported, printed under the table.
+    nonisolated(unsafe) private static var torchVersion: String?
+    static func torchRates(_ o: Options, models: [String]) -> [String: Double]? {
         guard let script = ConvBenchmark.torchScript("models_torch.py") else { return nil }
         guard (try? ConvBenchmark.python(["-c", "import torch"]))?.status == 0 else { return nil }
         let spec: [String: Any] = ["batch": o.batch, "threads": o.threads, "steps": o.steps,
-                                   "clock": o.cpuClock ? "cpu" : "wall", "models": o.models]
+                                   "clock": o.cpuClock ? "cpu" : "wall", "models": models]
         guard let json = try? JSONSerialization.data(withJSONObject: spec),
               let result = try? ConvBenchmark.python([script, String(decoding: json, as: UTF8.self)]), result.status == 0,
               let parsed = try? JSONSerialization.jsonObject(with: result.output) as? [String: Any],
@@ -120,7 +142,7 @@ enum ModelBenchmark {
             print("PyTorch comparison failed: \(script) did not print its JSON result")
             return nil
         }
-        if let version = parsed["torch"] as? String { print("PyTorch \(version) measured in this run (torch.set_num_threads(\(o.threads)))") }
+        torchVersion = parsed["torch"] as? String
         return rows
     }
 }
