@@ -79,25 +79,7 @@ enum ModelBenchmark {
         print(String(repeating: "-", count: 72))
         for name in o.models {
             do {
-                var ours: [Double] = [], torch: [Double] = []
-                for _ in 0..<o.rounds {
-                    if torchAvailable {
-                        if let t = torchRates(o, models: [name])?[name] { torch.append(t) } else { torchAvailable = false }
-                    }
-                    ours.append(try measure(name, o))
-                }
-                let seconds = median(ours)
-                var line = name.padding(toLength: 24, withPad: " ", startingAt: 0)
-                    + String(format: " %9.1f %8.1f", seconds * 1000, Double(o.batch) / seconds)
-                if torch.count == ours.count {
-                    let ratios = zip(ours, torch).map { Double(o.batch) / $0 / $1 }
-                    line += String(format: "   %11.1f   %9.2fx", median(torch), median(ratios))
-                    if o.rounds > 1 { line += String(format: "   (%.2f–%.2fx over %d rounds)", ratios.min()!, ratios.max()!, o.rounds) }
-                } else {
-                    line += "             -"
-                }
-                print(line)
-                if o.profile { try ModelProfile.report(name, o, oursSeconds: seconds, torchRate: torch.isEmpty ? nil : median(torch)) }
+                try compare(name, o, torch: &torchAvailable)
                 fflush(nil)
             } catch {
                 print("\(name): \(error)")
@@ -107,6 +89,30 @@ enum ModelBenchmark {
         if let v = torchVersion { print("PyTorch \(v) measured in this run (torch.set_num_threads(\(o.threads)))") }
         if !torchAvailable && o.torch { print("PyTorch comparison skipped: python3 cannot import torch or Launch/bench/models_torch.py not found") }
         return 0
+    }
+
+    /// Measures preset `name` (and PyTorch's, while `torch` holds) for `o.rounds` rounds and
+    /// prints its row, then the profile when asked.
+    static func compare(_ name: String, _ o: Options, torch: inout Bool) throws {
+        var ours: [Double] = [], theirs: [Double] = []
+        for _ in 0..<o.rounds {
+            if torch {
+                if let t = torchRates(o, models: [name])?[name] { theirs.append(t) } else { torch = false }
+            }
+            ours.append(try measure(name, o))
+        }
+        let seconds = median(ours)
+        var line = name.padding(toLength: 24, withPad: " ", startingAt: 0)
+            + String(format: " %9.1f %8.1f", seconds * 1000, Double(o.batch) / seconds)
+        if theirs.count == ours.count {
+            let ratios = zip(ours, theirs).map { Double(o.batch) / $0 / $1 }
+            line += String(format: "   %11.1f   %9.2fx", median(theirs), median(ratios))
+            if o.rounds > 1 { line += String(format: "   (%.2f–%.2fx over %d rounds)", ratios.min()!, ratios.max()!, o.rounds) }
+        } else {
+            line += "             -"
+        }
+        print(line)
+        if o.profile { try ModelProfile.report(name, o, oursSeconds: seconds, torchRate: theirs.isEmpty ? nil : median(theirs)) }
     }
 
     /// The middle value (the upper middle of an even count), as the step times use.
