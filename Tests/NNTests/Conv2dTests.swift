@@ -59,6 +59,7 @@ final class Conv2dTests: XCTestCase {
             ("F2 ragged 9x7, chunk per image", Case(n: 3, c: 5, h: 9, w: 7, out: 4, algorithm: .winograd, winogradWorkspace: 1)),
             ("F2 1x1 map", Case(n: 2, c: 3, h: 1, w: 1, out: 2, algorithm: .winograd)),
             ("F2 one chunk", Case(n: 3, c: 5, h: 8, w: 12, out: 7, algorithm: .winograd)),
+            ("F2 32 wide (row pass from the image), odd height", Case(n: 2, c: 3, h: 5, w: 32, out: 4, algorithm: .winograd)),
             ("F2 odd tile count, 3 workers", Case(n: 5, c: 6, h: 2, w: 6, out: 4, algorithm: .winograd, threads: 3)),
             ("F2 3 workers, chunk per image", Case(n: 7, c: 9, h: 8, w: 8, out: 10, algorithm: .winograd, threads: 3, winogradWorkspace: 1)),
             ("F4 3 workers, chunk per image", Case(n: 7, c: 9, h: 8, w: 8, out: 10, algorithm: .winogradF4, threads: 3, winogradWorkspace: 1)),
