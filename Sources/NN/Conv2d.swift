@@ -17,7 +17,8 @@ import TensorCore
 /// it in the Winograd domain too.
 ///
 /// Backward recomputes each chunk's im2col (memory stays bounded) and adds ∂weight over all of
-/// the chunk's columns (`Kernels.accumulateGradient`). ∂input is W_gᵀ·∂y into the workspace followed by
+/// the chunk's columns (`Kernels.accumulateGradient`); a 3×3 stride-1 padding-1 ungrouped layer
+/// reads its ∂weight straight from the input planes instead (`Kernels.accumulate3x3Gradient`). ∂input is W_gᵀ·∂y into the workspace followed by
 /// col2im, except for "same" stride-1 convolutions that do not widen the channels, where it is
 /// the convolution of ∂y with the flipped kernel (see `transposedGradient`). Outputs and
 /// workspaces are resized, never reallocated, after the first step at a given batch size.
