@@ -15,8 +15,13 @@
 /* Floats of one shifted copy: the plane plus a zero row above and below, rounded up to 16. */
 BODY size_t copy_length(int h, int w) { return ((size_t)h * w + 2 * (size_t)w + 15) / 16 * 16; }
 
+/* Maps narrower than a vector whose pixels fill whole vectors (8×8, 4×4): tap rows kh·W into a
+ * copy would be split loads, so the nine tap rows of each image are copied out aligned. */
+BODY int uses_tap_rows(int h, int w) { return w % 16 != 0 && (h * w) % 16 == 0; }
+
 size_t ck_conv3x3_weight_gradient_scratch(int images, int h, int w) {
-    return (size_t)images * 3 * copy_length(h, w);
+    size_t shifted = (size_t)images * 3 * copy_length(h, w);
+    return uses_tap_rows(h, w) ? 3 * copy_length(h, w) + (size_t)images * 9 * h * w : shifted;
 }
 
 /* s[(i·3 + kw)·L + W + p] = x_i[p + kw − 1] where that pixel is in p's row, else 0; zero borders.
@@ -42,6 +47,41 @@ BODY void shifted_copies(int images, int h, int w, const float *x, size_t xs, fl
             }
         }
     }
+}
+
+/* taps[(i·9 + kh·3 + kw)·P ..] = copy kw of image i from kh·W on (P floats), through `s`, one
+ * image's three shifted copies. */
+BODY void tap_rows(int images, int h, int w, const float *x, size_t xs, float *s, size_t L, float *taps) {
+    int p = h * w;
+    for (int i = 0; i < images; i++) {
+        shifted_copies(1, h, w, x + i * xs, xs, s, L);
+        for (int t = 0; t < 9; t++) {
+            const float *restrict src = s + (t % 3) * L + (t / 3) * w;
+            float *restrict dst = taps + ((size_t)i * 9 + t) * p;
+            for (int q = 0; q < p; q++) dst[q] = src[q];
+        }
+    }
+}
+
+/* taps_block on tap rows: du (R, 9) += ∂y (R rows, whole vectors) against nine aligned rows per
+ * image; the same fused multiply-adds in the same order as taps_block (the same bits). */
+BODY void tap_rows_block(const int R, int images, int p, const float *gy, size_t gs, size_t ldg,
+                         const float *taps, float *du, size_t lddu) {
+    vf16 acc[2][9];
+    for (int r = 0; r < R; r++) for (int t = 0; t < 9; t++) acc[r][t] = (vf16){0};
+    for (int i = 0; i < images; i++) {
+        const float *g = gy + i * gs, *ti = taps + (size_t)i * 9 * p;
+        for (int q = 0; q < p; q += 16) {
+            vf16 z[2];
+            for (int r = 0; r < R; r++) z[r] = *(const vf16 *)(g + r * ldg + q);
+            for (int t = 0; t < 9; t++) {
+                vf16 xv = *(const vf16 *)(ti + (size_t)t * p + q);
+                for (int r = 0; r < R; r++) acc[r][t] = __builtin_elementwise_fma(z[r], xv, acc[r][t]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < 9; t++) du[r * lddu + t] += lane_sum(&acc[r][t]) + 0.0f;   /* taps_block adds its (empty) tail */
 }
 
 /* du (R, 9; row stride lddu) += ∂y (R rows of the map, `ldg` apart; images `gs` apart) against the
@@ -80,6 +120,19 @@ BODY void taps_block(const int R, int images, int h, int w, const float *gy, siz
 BODY void ck_conv3x3_weight_gradient_body(int k, int c, int images, int h, int w, const float *x, size_t xs,
                                           const float *gy, size_t gs, float *du, size_t lddu, float *scratch) {
     size_t L = copy_length(h, w), p = (size_t)h * w;
+    if (uses_tap_rows(h, w)) {
+        float *taps = scratch + 3 * L;
+        for (int ch = 0; ch < c; ch++) {
+            tap_rows(images, h, w, x + ch * p, xs, scratch, L, taps);
+            for (int o = 0; o < k; o += 2) {
+                const float *g = gy + o * p;
+                float *d = du + (size_t)o * lddu + ch * 9;
+                if (k - o >= 2) tap_rows_block(2, images, (int)p, g, gs, p, taps, d, lddu);
+                else tap_rows_block(1, images, (int)p, g, gs, p, taps, d, lddu);
+            }
+        }
+        return;
+    }
     for (int ch = 0; ch < c; ch++) {
         shifted_copies(images, h, w, x + ch * p, xs, scratch, L);
         for (int o = 0; o < k; o += 2) {

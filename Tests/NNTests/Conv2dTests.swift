@@ -25,6 +25,8 @@ final class Conv2dTests: XCTestCase {
             ("k3 s1 p1 ∂weight by im2col, one image per chunk", Case(chunkColumns: 1, planeWeightGradient: false)),
             ("k3 s1 p1 odd out channels, whole vectors of pixels", Case(n: 3, c: 3, h: 16, w: 8, out: 5)),
             ("k3 s1 p1 one-row map", Case(n: 2, c: 2, h: 1, w: 5, out: 3)),
+            ("k3 s1 p1 4x4 map (∂weight from tap rows)", Case(n: 3, c: 3, h: 4, w: 4, out: 5)),
+            ("k3 s1 p1 8x2 map (∂weight from tap rows)", Case(n: 2, c: 4, h: 8, w: 2, out: 4)),
             ("k5 s1 p2 gx by transposed conv", Case(c: 5, h: 8, w: 9, out: 5, k: 5, pad: 2)),
             ("groups 2 gx by transposed conv", Case(c: 6, h: 6, w: 5, out: 4, groups: 2)),
             ("depthwise s1", Case(c: 4, h: 6, w: 6, out: 4, groups: 4)),
