@@ -40,7 +40,7 @@ public final class BatchNorm: Layer {
     public var kind: String { (inputShape.count == 3 ? "batchnorm2d" : "batchnorm1d") + (relu ? "+relu" : "") }
 
     private let spatial: Int
-    private let y: Tensor                  // (N, C, S...) output, kept for the ReLU mask (or shared)
+    private let y: Tensor                  // (N, C, S...) output (or the tensor shared with other layers)
     private let gx = Tensor(shape: [0])    // (N, C, S...) input gradient of the standalone path
     private var source: Tensor?            // (N, C_src, S...) read by the last forward
     private var sourceChannels = 0
@@ -128,11 +128,18 @@ public final class BatchNorm: Layer {
         apply(x, channels: 0..<channels)
     }
 
+    /// Channel k's affine map of the normalised value, y = relu?((x − μ)·scale + shift): the apply
+    /// and the backward's ReLU mask use the same two numbers.
+    @inline(__always)
+    private func affine(_ k: Int) -> (scale: Float, shift: Float) {
+        (invStd[k] * (weight?.value[k] ?? 1), bias?.value[k] ?? 0)
+    }
+
     /// y[:, k] = relu?((x[:, k] − μ_k)·γ_k/σ_k + β_k) for k in `channels`.
     private func apply(_ x: Tensor, channels range: Range<Int>) {
         let n = x.dim(0), c = channels, s = spatial, cs = sourceChannels
         for k in range {
-            let scale = invStd[k] * (weight?.value[k] ?? 1), shift = bias?.value[k] ?? 0
+            let (scale, shift) = affine(k)
             for i in 0..<n {
                 Kernels.normalize(s, x.data + (i * cs + k) * s, into: y.data + (i * c + k) * s,
                                   mean: mean[k], scale: scale, shift: shift, relu: relu)
@@ -220,10 +227,11 @@ public final class BatchNorm: Layer {
     /// bias and weight gradients (local sums).
     private func gradientSums(_ gy: Tensor, _ x: Tensor, channel k: Int) {
         let n = x.dim(0), c = channels, s = spatial
+        let (scale, shift) = affine(k)
         var sg = 0.0, sgx = 0.0
         for i in 0..<n {
-            let (a, b) = Kernels.normalizeGradientSums(s, gy.data + (i * c + k) * s, y.data + (i * c + k) * s,
-                                                       plane(x, i, k), mean: mean[k], relu: relu)
+            let (a, b) = Kernels.normalizeGradientSums(s, gy.data + (i * c + k) * s, plane(x, i, k), mean: mean[k],
+                                                       scale: scale, shift: shift, relu: relu)
             sg += a; sgx += b
         }
         sums[k] = sg; sums[c + k] = sgx * Double(invStd[k])
@@ -243,15 +251,15 @@ public final class BatchNorm: Layer {
     private func inputGradient(_ gy: Tensor, _ x: Tensor, into g: Tensor, channel k: Int, accumulate: Bool) {
         let n = x.dim(0), c = channels, s = spatial, cs = sourceChannels
         let m = Double(Swift.max(count, 1))
-        let a = invStd[k] * (weight?.value[k] ?? 1)
+        let (a, shift) = affine(k)
         var b: Float = 0, d: Float = 0
         if usedBatchStatistics {
             b = Float(-Double(a) * sums[c + k] * Double(invStd[k]) / m)
             d = Float(-Double(a) * sums[k] / m)
         }
         for i in 0..<n {
-            Kernels.normalizeGradient(s, gy.data + (i * c + k) * s, y.data + (i * c + k) * s, plane(x, i, k),
-                                      into: g.data + (i * cs + k) * s, a: a, b: b, mean: mean[k], d: d,
+            Kernels.normalizeGradient(s, gy.data + (i * c + k) * s, plane(x, i, k), into: g.data + (i * cs + k) * s,
+                                      a: a, b: b, mean: mean[k], d: d, scale: a, shift: shift,
                                       relu: relu, accumulate: accumulate)
         }
     }

@@ -197,24 +197,29 @@ extension Kernels {
         }
     }
 
-    /// (Σ ĝ, Σ ĝ·(x − mean)) with ĝ = g where y > 0 when `relu`, else g: BatchNorm backward's
-    /// two per-channel reductions (through a fused ReLU's output y).
+    /// (Σ ĝ, Σ ĝ·(x − mean)) with ĝ = g where the fused ReLU passed its input, else g: BatchNorm
+    /// backward's two per-channel reductions. The ReLU's mask is recomputed from x with the
+    /// forward's arithmetic ((x − mean)·scale + shift > 0, the same bits as `normalize`), so the
+    /// output need not be read: one stream less, and a shared output may have been overwritten.
     @inlinable
-    public static func normalizeGradientSums(_ n: Int, _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-                                             _ x: UnsafePointer<Float>, mean: Float, relu: Bool) -> (Double, Double) {
+    public static func normalizeGradientSums(_ n: Int, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                             mean: Float, scale: Float, shift: Float, relu: Bool) -> (Double, Double) {
         let zero = SIMD8<Float>(), m = SIMD8<Float>(repeating: mean)
+        let sc = SIMD8<Float>(repeating: scale), sh = SIMD8<Float>(repeating: shift)
         var rs = 0.0, rq = 0.0, j = 0
         while j < n {
             let end = Swift.min(j + 1024, n)
             var s = SIMD8<Float>(), q = SIMD8<Float>(), ts: Float = 0, tq: Float = 0
             while j + 8 <= end {
                 var gv = load(g, j)
-                if relu { gv.replace(with: zero, where: .!(load(y, j) .> zero)) }
-                s += gv; q += gv * (load(x, j) - m); j += 8
+                let xc = load(x, j) - m
+                if relu { gv.replace(with: zero, where: .!(xc * sc + sh .> zero)) }
+                s += gv; q += gv * xc; j += 8
             }
             while j < end {
-                let gv = (!relu || y[j] > 0) ? g[j] : 0
-                ts += gv; tq += gv * (x[j] - mean); j += 1
+                let xc = x[j] - mean
+                let gv = (!relu || xc * scale + shift > 0) ? g[j] : 0
+                ts += gv; tq += gv * xc; j += 1
             }
             for lane in 0..<8 { rs += Double(s[lane]); rq += Double(q[lane]) }
             rs += Double(ts); rq += Double(tq)
@@ -222,25 +227,29 @@ extension Kernels {
         return (rs, rq)
     }
 
-    /// dst (+)= a·ĝ + b·(x − mean) + d, ĝ as in `normalizeGradientSums`: BatchNorm's input
-    /// gradient (training: b, d from the two sums; eval: b = d = 0), added when `accumulate`.
+    /// dst (+)= a·ĝ + b·(x − mean) + d, ĝ as in `normalizeGradientSums` (the same mask from x,
+    /// mean, scale and shift): BatchNorm's input gradient (training: b, d from the two sums;
+    /// eval: b = d = 0), added when `accumulate`.
     @inlinable
-    public static func normalizeGradient(_ n: Int, _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-                                         _ x: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
-                                         a: Float, b: Float, mean: Float, d: Float, relu: Bool, accumulate: Bool) {
+    public static func normalizeGradient(_ n: Int, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                         into dst: UnsafeMutablePointer<Float>, a: Float, b: Float, mean: Float, d: Float,
+                                         scale: Float, shift: Float, relu: Bool, accumulate: Bool) {
         let av = SIMD8<Float>(repeating: a), bv = SIMD8<Float>(repeating: b), dv = SIMD8<Float>(repeating: d)
         let m = SIMD8<Float>(repeating: mean), zero = SIMD8<Float>()
+        let sc = SIMD8<Float>(repeating: scale), sh = SIMD8<Float>(repeating: shift)
         var j = 0
         while j + 8 <= n {
             var gv = load(g, j)
-            if relu { gv.replace(with: zero, where: .!(load(y, j) .> zero)) }
-            var v = av * gv + bv * (load(x, j) - m) + dv
+            let xc = load(x, j) - m
+            if relu { gv.replace(with: zero, where: .!(xc * sc + sh .> zero)) }
+            var v = av * gv + bv * xc + dv
             if accumulate { v += load(dst, j) }
             store(v, dst, j); j += 8
         }
         while j < n {
-            let gv = (!relu || y[j] > 0) ? g[j] : 0
-            let v = a * gv + b * (x[j] - mean) + d
+            let xc = x[j] - mean
+            let gv = (!relu || xc * scale + shift > 0) ? g[j] : 0
+            let v = a * gv + b * xc + d
             dst[j] = accumulate ? dst[j] + v : v
             j += 1
         }
