@@ -101,25 +101,11 @@ public final class MaxPool2d: WindowPooling {
         }
     }
 
-    /// The 2x2/2 window of most CNNs, unrolled; same rule as `forwardPlane` (first maximum in
-    /// row-major order, or the first NaN).
+    /// The 2x2/2 window of most CNNs, eight outputs at a time in CKernels; same rule as
+    /// `forwardPlane` (first maximum in row-major order, or the first NaN).
     static func forward2x2(_ src: UnsafeMutablePointer<Float>, width: Int, into dst: UnsafeMutablePointer<Float>,
                            _ arg: UnsafeMutablePointer<Int32>, outHeight: Int, outWidth: Int) {
-        for oh in 0..<outHeight {
-            let r0 = src + 2 * oh * width, r1 = r0 + width
-            let base = Int32(2 * oh * width), d = dst + oh * outWidth, a = arg + oh * outWidth
-            for ow in 0..<outWidth {
-                let p0 = base + Int32(2 * ow)
-                var best = r0[2 * ow], at = p0
-                @inline(__always) func consider(_ v: Float, _ pos: Int32) {
-                    if !best.isNaN && (v > best || v.isNaN) { best = v; at = pos }
-                }
-                consider(r0[2 * ow + 1], p0 + 1)
-                consider(r1[2 * ow], p0 + Int32(width))
-                consider(r1[2 * ow + 1], p0 + Int32(width) + 1)
-                d[ow] = best; a[ow] = at
-            }
-        }
+        Kernels.maxPool2x2(src, width: width, into: dst, arg, outHeight: outHeight, outWidth: outWidth)
     }
 
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {

@@ -279,6 +279,13 @@ extension Kernels {
                                    gw, ldgw, scratch)
     }
 
+    /// 2×2 stride-2 max-pool of one plane (row stride `width`): values and input positions of
+    /// the first maximum of each window, or of its first NaN (CKernels/pooling.c).
+    public static func maxPool2x2(_ src: UnsafePointer<Float>, width: Int, into dst: UnsafeMutablePointer<Float>,
+                                  _ arg: UnsafeMutablePointer<Int32>, outHeight: Int, outWidth: Int) {
+        ck_maxpool2x2(src, Int32(width), dst, arg, Int32(outHeight), Int32(outWidth))
+    }
+
     /// Floats of `accumulate3x3Gradient`'s scratch for a chunk of `images` h×w maps.
     public static func conv3x3ScratchFloats(images: Int, height h: Int, width w: Int) -> Int {
         ck_conv3x3_weight_gradient_scratch(Int32(images), Int32(h), Int32(w))

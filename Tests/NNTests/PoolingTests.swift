@@ -48,7 +48,10 @@ final class PoolingTests: XCTestCase {
     /// The unrolled 2x2/2 max-pool picks the same value and position as the generic window loop,
     /// on odd sizes, ties (first maximum wins), infinities and NaN (first NaN wins).
     func testMaxPool2x2FastPathMatchesGenericWindows() throws {
-        let (h, w) = (7, 9)
+        for (h, w) in [(7, 9), (5, 37), (4, 16)] { try check2x2(height: h, width: w) }   // scalar, vectors + tail, vectors
+    }
+
+    private func check2x2(height h: Int, width w: Int) throws {
         var rng = Philox(seed: 11)
         let specials: [Float] = [.nan, .infinity, -.infinity, 0.5, 0.5]
         var plane = (0..<(h * w)).map { _ in Float(Int(rng.below(4))) * 0.5 }   // many ties
@@ -61,8 +64,8 @@ final class PoolingTests: XCTestCase {
             MaxPool2d.forward2x2(src.baseAddress!, width: w, into: &fast, &fastAt, outHeight: g.outHeight, outWidth: g.outWidth)
             MaxPool2d.forwardPlane(src.baseAddress!, g, into: &generic, &genericAt)
         }
-        XCTAssertEqual(fastAt, genericAt)
-        XCTAssertEqual(fast.map(\.bitPattern), generic.map(\.bitPattern))
-        XCTAssertTrue(fast.contains { $0.isNaN }, "the case includes a NaN window")
+        XCTAssertEqual(fastAt, genericAt, "\(h)x\(w)")
+        XCTAssertEqual(fast.map(\.bitPattern), generic.map(\.bitPattern), "\(h)x\(w)")
+        XCTAssertTrue(fast.contains { $0.isNaN }, "the \(h)x\(w) case includes a NaN window")
     }
 }

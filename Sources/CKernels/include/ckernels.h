@@ -45,4 +45,7 @@ void ck_gradient_products(int k, int c, int cols, const float *z, size_t ldz, co
 size_t ck_conv3x3_weight_gradient_scratch(int images, int h, int w);
 void ck_conv3x3_weight_gradient(int k, int c, int images, int h, int w, const float *x, size_t xs, const float *gy,
                                 size_t gs, float *du, size_t lddu, float *scratch);
+/* 2×2 stride-2 max-pool of one plane (row stride `width`): dst and arg (the input position h·width + w
+ * of the first maximum, or of the first NaN) of out_height × out_width outputs (see pooling.c). */
+void ck_maxpool2x2(const float *src, int width, float *dst, int *arg, int out_height, int out_width);
 #endif
