@@ -97,6 +97,10 @@ BODY void input_row(geo g, const float *restrict row, float *restrict r) {
     if (g.tw >= 8) input_row8(g, row, r); else input_row4(g, row, r);
 }
 
+/* Whether the shuffle row passes (input and output) serve this map: F(2×2) on rows of 32, the
+ * widest layers of CIFAR networks. */
+BODY int shuffle_rows(int m, int w) { return m == 2 && w == 32; }
+
 /* F(2×2) row pass straight from an image row of 32 floats, no padded copy: the padded row
  * is 0, x, 0, so tile tc reads x[2tc − 1 .. 2tc + 2], which are the odd lanes shifted up one, the
  * even lanes, the odd lanes and the even lanes shifted down one. The same arithmetic as
@@ -137,7 +141,7 @@ BODY void input_body(int m, const float *x, size_t xs, int images, int h, int w,
     /* The image's zero-bordered plane first, then the row passes over it: rows copied just
      * before they are read would stall store-to-load forwarding on the unaligned loads. */
     float *plane = scratch, *r = scratch + (size_t)rows * pw + 16;
-    int direct = m == 2 && w == 32;    /* the 32×32 maps of CIFAR networks' widest layers */
+    int direct = shuffle_rows(m, w);
     if (!direct) memset(plane, 0, (size_t)rows * pw * sizeof(float));
     for (int i = 0; i < images; i++) {
         const float *image = x + i * xs;
@@ -245,8 +249,8 @@ BODY void output_rows(geo g, const float *t, int tr, float bias, float *y, size_
         for (int i = 0; i < g.images; i++) {
             const float *src = t + (size_t)ro * g.a * g.rs + (size_t)i * g.tw;
             float *out = y + i * ys + (size_t)(tr * m + ro) * g.w;
+            if (shuffle_rows(m, g.w)) { output_row2_w32(src, g.rs, bias, out); continue; }
             float *dst = pw == g.w ? out : row;
-            if (m == 2 && g.w == 32) { output_row2_w32(src, g.rs, bias, out); continue; }
             output_row(g, src, bias, dst);
             if (dst != out) copy_row(out, row, g.w);
         }

@@ -256,7 +256,7 @@ extension Kernels {
     }
 }
 
-// MARK: Optimizer updates (CKernels)
+// MARK: CKernels: optimizer update, convolution weight gradients, max-pooling
 
 extension Kernels {
     /// torch.optim.SGD's update over n floats with fused multiply-adds (PyTorch's rounding):
