@@ -12,9 +12,10 @@ import TensorCore
 ///   (Σĝ, Σĝ·x̂) the same way. Parameter gradients stay per rank (the gradient all-reduce sums them).
 ///
 /// Two steps per channel, statistics then one apply y = relu?((x − μ)·γ/σ + β) (kernels in
-/// TensorCore's `Kernels`), one channel at a time while its planes are in cache, channels split
-/// over `ctx.pool` (each channel reduced by one worker in one order: the same bits for any
-/// thread count); sync BN needs every channel's sums before its one exchange.
+/// CKernels/batchnorm.c), a block of channels at a time, read image-major as long streams and
+/// sized to stay in cache for the second pass; blocks split over `ctx.pool` (each channel
+/// reduced by one worker in image order: the same bits for any thread count or blocking);
+/// sync BN needs every channel's sums before its one exchange.
 ///
 /// DenseNet's memory-efficient block uses two more modes: `forward(prefixOf:)` reads the first
 /// C channels of a wider (N, C_src, ...) buffer, and with `sharedOutput` the output lives in a
@@ -49,7 +50,12 @@ public final class BatchNorm: Layer {
     private let mean: UnsafeMutablePointer<Float>     // (C) statistics the last forward normalised with
     private let invStd: UnsafeMutablePointer<Float>   // (C) 1/√(var + eps)
     private let reduce: UnsafeMutablePointer<Float>   // (2C + 1) sums exchanged for sync BN
-    private let sums: UnsafeMutablePointer<Double>    // (2C) per-channel accumulators
+    private let sums: UnsafeMutablePointer<Double>    // (3C) per-channel accumulators
+    private let scale: UnsafeMutablePointer<Float>    // (C) γ/σ, the apply's slope (and ∂x's ĝ factor)
+    private let shift: UnsafeMutablePointer<Float>    // (C) β
+    private let slope: UnsafeMutablePointer<Float>    // (C) ∂x's factor of (x − μ)
+    private let offset: UnsafeMutablePointer<Float>   // (C) ∂x's constant term
+    private let zeros: UnsafeMutablePointer<Float>    // (C) the shift of a plain sum
 
     /// `sharedOutput`: write the output into this tensor instead of an own one; its owner calls
     /// `recompute()` before this layer's backward (memory-efficient DenseNet).
@@ -76,10 +82,17 @@ public final class BatchNorm: Layer {
         mean = .allocate(capacity: channels); mean.initialize(repeating: 0, count: channels)
         invStd = .allocate(capacity: channels); invStd.initialize(repeating: 1, count: channels)
         reduce = .allocate(capacity: 2 * channels + 1); reduce.initialize(repeating: 0, count: 2 * channels + 1)
-        sums = .allocate(capacity: 2 * channels); sums.initialize(repeating: 0, count: 2 * channels)
+        sums = .allocate(capacity: 3 * channels); sums.initialize(repeating: 0, count: 3 * channels)
+        func perChannel(_ value: Float) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: inputShape[0]); p.initialize(repeating: value, count: inputShape[0]); return p
+        }
+        scale = perChannel(1); shift = perChannel(0); slope = perChannel(0); offset = perChannel(0); zeros = perChannel(0)
     }
 
-    deinit { mean.deallocate(); invStd.deallocate(); reduce.deallocate(); sums.deallocate() }
+    deinit {
+        for p in [mean, invStd, reduce, scale, shift, slope, offset, zeros] { p.deallocate() }
+        sums.deallocate()
+    }
 
     private var label: String { name.isEmpty ? kind : "\(kind) '\(name)'" }
 
@@ -101,19 +114,19 @@ public final class BatchNorm: Layer {
             for k in 0..<c { mean[k] = runningMean.value[k]; invStd[k] = Float(1 / (Double(runningVar.value[k]) + Double(eps)).squareRoot()) }
         }
         if ctx.training, let reducer = ctx.statisticsReducer {
-            ctx.pool.parallelFor(c) { k, _ in batchShiftedSums(x, channel: k) }
+            forEachBlock(images: n, streams: 1, ctx) { ks in batchShiftedSums(x, channels: ks) }
             exchangeStatistics(x, reducer: reducer)
-            ctx.pool.parallelFor(c) { k, _ in apply(x, channels: k..<k + 1) }
+            forEachBlock(images: n, streams: 1, ctx) { ks in apply(x, channels: ks) }
         } else {
             if ctx.training {
                 count = n * spatial
                 precondition(count > 1, "\(label): training needs more than 1 value per channel, got input \(Shape.format(x.shape))")
             }
-            // Channels are independent: one worker does a channel's statistics and apply while its
-            // planes are in cache, in the same order whatever the thread count.
-            ctx.pool.parallelFor(c) { k, _ in
-                if ctx.training { batchStatistics(x, channel: k) }
-                apply(x, channels: k..<k + 1)
+            // Channels are independent: one worker does a block's statistics and apply while its
+            // planes are in cache, each channel in the same order whatever the thread count.
+            forEachBlock(images: n, streams: 1, ctx) { ks in
+                if ctx.training { batchStatistics(x, channels: ks) }
+                apply(x, channels: ks)
             }
         }
         if ctx.training { batchesTracked.value += 1 }
@@ -128,50 +141,60 @@ public final class BatchNorm: Layer {
         apply(x, channels: 0..<channels)
     }
 
-    /// Channel k's affine map of the normalised value, y = relu?((x − μ)·scale + shift): the apply
-    /// and the backward's ReLU mask use the same two numbers.
-    @inline(__always)
-    private func affine(_ k: Int) -> (scale: Float, shift: Float) {
-        (invStd[k] * (weight?.value[k] ?? 1), bias?.value[k] ?? 0)
-    }
-
-    /// y[:, k] = relu?((x[:, k] − μ_k)·γ_k/σ_k + β_k) for k in `channels`.
-    private func apply(_ x: Tensor, channels range: Range<Int>) {
-        let n = x.dim(0), c = channels, s = spatial, cs = sourceChannels
-        for k in range {
-            let (scale, shift) = affine(k)
-            for i in 0..<n {
-                Kernels.normalize(s, x.data + (i * cs + k) * s, into: y.data + (i * c + k) * s,
-                                  mean: mean[k], scale: scale, shift: shift, relu: relu)
-            }
+    /// Runs `body` on blocks of channels split over `ctx.pool`, each block's planes in a pass
+    /// over `streams` tensors sized to stay in cache for the next pass (`ChannelBlock.width`).
+    private func forEachBlock(images n: Int, streams: Int, _ ctx: ForwardContext, _ body: (Range<Int>) -> Void) {
+        let width = ChannelBlock.width(channels: channels, images: n, spatial: spatial, streams: streams,
+                                       workers: ctx.pool.threads)
+        ctx.pool.parallelFor((channels + width - 1) / width) { b, _ in
+            body(b * width ..< Swift.min((b + 1) * width, channels))
         }
     }
 
-    @inline(__always)
-    private func plane(_ x: Tensor, _ i: Int, _ k: Int) -> UnsafeMutablePointer<Float> { x.data + (i * sourceChannels + k) * spatial }
-
-    /// Batch mean and inverse std of channel `k` (`count` set); updates its running statistics.
-    /// Two passes: the mean m, then squares centred on its float rounding m′ (no cancellation):
-    /// var = Σ(x − m′)²/n − (m − m′)².
-    private func batchStatistics(_ x: Tensor, channel k: Int) {
-        let n = x.dim(0), s = spatial
-        var s1 = 0.0
-        for i in 0..<n { s1 += Kernels.sum(s, plane(x, i, k)) }
-        let m = s1 / Double(count), mf = Float(m)
-        var s2 = 0.0
-        for i in 0..<n { s2 += Kernels.sumOfSquares(s, plane(x, i, k), minus: mf) }
-        let d = m - Double(mf)
-        finishChannel(k, mean: m, variance: Swift.max(s2 / Double(count) - d * d, 0))
+    private func block(_ ks: Range<Int>, images n: Int) -> ChannelBlock {
+        ChannelBlock(images: n, channels: ks.count, spatial: spatial)
     }
 
-    /// Sync BN, channel `k`'s shifted sums Σ(x−K), Σ(x−K)² into `reduce`, K = running mean: it is
-    /// identical on every rank, and once it tracks the mean E[(x−K)²] − E[x−K]² does not cancel,
-    /// even summed in float.
-    private func batchShiftedSums(_ x: Tensor, channel k: Int) {
-        let n = x.dim(0), s = spatial, shift = runningMean.value[k]
-        var s1 = 0.0, s2 = 0.0
-        for i in 0..<n { s1 += Kernels.sum(s, plane(x, i, k), minus: shift); s2 += Kernels.sumOfSquares(s, plane(x, i, k), minus: shift) }
-        reduce[k] = Float(s1); reduce[channels + k] = Float(s2)
+    /// Channel k's affine map of the normalised value, y = relu?((x − μ)·scale + shift): the
+    /// apply and the backward's ReLU mask use the same two numbers.
+    private func prepareAffine(_ ks: Range<Int>) {
+        for k in ks { scale[k] = invStd[k] * (weight?.value[k] ?? 1); shift[k] = bias?.value[k] ?? 0 }
+    }
+
+    /// y[:, k] = relu?((x[:, k] − μ_k)·γ_k/σ_k + β_k) for k in `ks`.
+    private func apply(_ x: Tensor, channels ks: Range<Int>) {
+        prepareAffine(ks)
+        let k0 = ks.lowerBound, s = spatial
+        Kernels.normalize(block(ks, images: x.dim(0)), x.data + k0 * s, xImage: sourceChannels * s,
+                          into: y.data + k0 * s, yImage: channels * s, mean: mean + k0, scale: scale + k0,
+                          shift: shift + k0, relu: relu)
+    }
+
+    /// Batch mean and inverse std of the channels `ks` (`count` set); updates their running
+    /// statistics. Two passes: the mean m, then squares centred on its float rounding m′ (no
+    /// cancellation): var = Σ(x − m′)²/n − (m − m′)².
+    private func batchStatistics(_ x: Tensor, channels ks: Range<Int>) {
+        let c = channels, k0 = ks.lowerBound, b = block(ks, images: x.dim(0))
+        let p = x.data + k0 * spatial, stride = sourceChannels * spatial, unused = sums + 2 * c + k0
+        for k in ks { sums[k] = 0; sums[c + k] = 0; sums[2 * c + k] = 0 }
+        Kernels.moments(b, p, xImage: stride, shift: zeros + k0, s1: sums + k0, s2: unused)
+        for k in ks { mean[k] = Float(sums[k] / Double(count)) }
+        Kernels.moments(b, p, xImage: stride, shift: mean + k0, s1: unused, s2: sums + c + k0)
+        for k in ks {
+            let m = sums[k] / Double(count), d = m - Double(mean[k])
+            finishChannel(k, mean: m, variance: Swift.max(sums[c + k] / Double(count) - d * d, 0))
+        }
+    }
+
+    /// Sync BN, the shifted sums Σ(x−K), Σ(x−K)² of the channels `ks` into `reduce`, K = running
+    /// mean: it is identical on every rank, and once it tracks the mean E[(x−K)²] − E[x−K]² does
+    /// not cancel, even summed in float.
+    private func batchShiftedSums(_ x: Tensor, channels ks: Range<Int>) {
+        let c = channels, k0 = ks.lowerBound
+        for k in ks { sums[k] = 0; sums[c + k] = 0 }
+        Kernels.moments(block(ks, images: x.dim(0)), x.data + k0 * spatial, xImage: sourceChannels * spatial,
+                        shift: runningMean.value + k0, s1: sums + k0, s2: sums + c + k0)
+        for k in ks { reduce[k] = Float(sums[k]); reduce[c + k] = Float(sums[c + k]) }
     }
 
     /// Sync BN: sums the shifted sums and the count across ranks, then every channel's statistics.
@@ -211,31 +234,32 @@ public final class BatchNorm: Layer {
         guard let x = source else { preconditionFailure("\(label): backward before forward") }
         precondition(gy.shape == y.shape, "\(label): gradient \(Shape.format(gy.shape)) for output \(Shape.format(y.shape))")
         precondition(g.shape == x.shape, "\(label): gradient target \(Shape.format(g.shape)) for source \(Shape.format(x.shape))")
+        let n = x.dim(0)
         if usedBatchStatistics, let reducer = ctx.statisticsReducer {
-            ctx.pool.parallelFor(channels) { k, _ in gradientSums(gy, x, channel: k) }
+            forEachBlock(images: n, streams: 2, ctx) { ks in gradientSums(gy, x, channels: ks) }
             exchangeGradientSums(reducer)
-            ctx.pool.parallelFor(channels) { k, _ in inputGradient(gy, x, into: g, channel: k, accumulate: accumulate) }
+            forEachBlock(images: n, streams: 2, ctx) { ks in inputGradient(gy, x, into: g, channels: ks, accumulate: accumulate) }
         } else {
-            ctx.pool.parallelFor(channels) { k, _ in
-                gradientSums(gy, x, channel: k)
-                inputGradient(gy, x, into: g, channel: k, accumulate: accumulate)
+            forEachBlock(images: n, streams: 2, ctx) { ks in
+                gradientSums(gy, x, channels: ks)
+                inputGradient(gy, x, into: g, channels: ks, accumulate: accumulate)
             }
         }
     }
 
-    /// Channel k's Σĝ and Σĝ·x̂ (ĝ = gy masked by the fused ReLU) into `sums`; adds them to the
-    /// bias and weight gradients (local sums).
-    private func gradientSums(_ gy: Tensor, _ x: Tensor, channel k: Int) {
-        let n = x.dim(0), c = channels, s = spatial
-        let (scale, shift) = affine(k)
-        var sg = 0.0, sgx = 0.0
-        for i in 0..<n {
-            let (a, b) = Kernels.normalizeGradientSums(s, gy.data + (i * c + k) * s, plane(x, i, k), mean: mean[k],
-                                                       scale: scale, shift: shift, relu: relu)
-            sg += a; sgx += b
+    /// Σĝ and Σĝ·x̂ of the channels `ks` (ĝ = gy masked by the fused ReLU) into `sums`; adds them
+    /// to the bias and weight gradients (local sums).
+    private func gradientSums(_ gy: Tensor, _ x: Tensor, channels ks: Range<Int>) {
+        prepareAffine(ks)
+        let c = channels, k0 = ks.lowerBound, s = spatial
+        for k in ks { sums[k] = 0; sums[c + k] = 0 }
+        Kernels.normalizeGradientSums(block(ks, images: x.dim(0)), gy.data + k0 * s, gImage: c * s, x.data + k0 * s,
+                                      xImage: sourceChannels * s, mean: mean + k0, scale: scale + k0, shift: shift + k0,
+                                      relu: relu, sg: sums + k0, sgx: sums + c + k0)
+        for k in ks {
+            sums[c + k] *= Double(invStd[k])
+            bias?.grad[k] += Float(sums[k]); weight?.grad[k] += Float(sums[c + k])
         }
-        sums[k] = sg; sums[c + k] = sgx * Double(invStd[k])
-        bias?.grad[k] += Float(sums[k]); weight?.grad[k] += Float(sums[c + k])
     }
 
     /// Sync BN: the two per-channel sums of every channel, summed across ranks.
@@ -246,21 +270,20 @@ public final class BatchNorm: Layer {
         for k in 0..<(2 * c) { sums[k] = Double(reduce[k]) }
     }
 
-    /// Channel k, training: gx = a·ĝ + b·(x − μ) + d with a = γ/σ, b = −a·Σĝx̂/(σ·m), d = −a·Σĝ/m;
-    /// eval: gx = a·ĝ.
-    private func inputGradient(_ gy: Tensor, _ x: Tensor, into g: Tensor, channel k: Int, accumulate: Bool) {
-        let n = x.dim(0), c = channels, s = spatial, cs = sourceChannels
+    /// The channels `ks`, training: gx = a·ĝ + b·(x − μ) + d with a = γ/σ, b = −a·Σĝx̂/(σ·m),
+    /// d = −a·Σĝ/m; eval: gx = a·ĝ.
+    private func inputGradient(_ gy: Tensor, _ x: Tensor, into g: Tensor, channels ks: Range<Int>, accumulate: Bool) {
+        prepareAffine(ks)
+        let c = channels, k0 = ks.lowerBound, s = spatial, cs = sourceChannels
         let m = Double(Swift.max(count, 1))
-        let (a, shift) = affine(k)
-        var b: Float = 0, d: Float = 0
-        if usedBatchStatistics {
-            b = Float(-Double(a) * sums[c + k] * Double(invStd[k]) / m)
-            d = Float(-Double(a) * sums[k] / m)
+        for k in ks {
+            let a = Double(scale[k])
+            slope[k] = usedBatchStatistics ? Float(-a * sums[c + k] * Double(invStd[k]) / m) : 0
+            offset[k] = usedBatchStatistics ? Float(-a * sums[k] / m) : 0
         }
-        for i in 0..<n {
-            Kernels.normalizeGradient(s, gy.data + (i * c + k) * s, plane(x, i, k), into: g.data + (i * cs + k) * s,
-                                      a: a, b: b, mean: mean[k], d: d, scale: a, shift: shift,
-                                      relu: relu, accumulate: accumulate)
-        }
+        Kernels.normalizeGradient(block(ks, images: x.dim(0)), gy.data + k0 * s, gImage: c * s, x.data + k0 * s,
+                                  xImage: cs * s, into: g.data + k0 * s, dstImage: cs * s, mean: mean + k0,
+                                  scale: scale + k0, shift: shift + k0, slope: slope + k0, offset: offset + k0,
+                                  relu: relu, accumulate: accumulate)
     }
 }

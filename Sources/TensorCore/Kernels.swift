@@ -29,33 +29,6 @@ public enum Kernels {
         blockReduce(n, { load(x, $0) }, { x[$0] })
     }
 
-    /// Σ (x[i] − shift).
-    @inlinable
-    public static func sum(_ n: Int, _ x: UnsafePointer<Float>, minus shift: Float) -> Double {
-        let m = SIMD8<Float>(repeating: shift)
-        return blockReduce(n, { load(x, $0) - m }, { x[$0] - shift })
-    }
-
-    /// Σ (x[i] − shift)², the centred sum of squares of a variance.
-    @inlinable
-    public static func sumOfSquares(_ n: Int, _ x: UnsafePointer<Float>, minus shift: Float = 0) -> Double {
-        let m = SIMD8<Float>(repeating: shift)
-        return blockReduce(n, { let d = load(x, $0) - m; return d * d }, { let d = x[$0] - shift; return d * d })
-    }
-
-    /// Σ x[i]·y[i].
-    @inlinable
-    public static func dot(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Double {
-        blockReduce(n, { load(x, $0) * load(y, $0) }, { x[$0] * y[$0] })
-    }
-
-    /// Σ g[i]·(x[i] − shift): BatchNorm's Σ gy·x̂ without the cancellation of Σgy·x − shift·Σgy.
-    @inlinable
-    public static func dot(_ n: Int, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, minus shift: Float) -> Double {
-        let m = SIMD8<Float>(repeating: shift)
-        return blockReduce(n, { load(g, $0) * (load(x, $0) - m) }, { g[$0] * (x[$0] - shift) })
-    }
-
     @inlinable @inline(__always)
     static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
         UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
@@ -174,85 +147,66 @@ extension Kernels {
     }
 }
 
-// MARK: BatchNorm (statistics, then one apply)
+// MARK: CKernels: BatchNorm over a block of channels
+
+/// The planes of channels k0 ..< k0 + `channels` of `images` images, `spatial` floats each: plane
+/// (i, k) of a tensor starts image·i + k·spatial floats after its pointer (which points at channel
+/// k0 of image 0). The kernels walk the block image-major and visit a channel's planes in image
+/// order (CKernels/batchnorm.c), so its sums do not depend on how channels are blocked.
+public struct ChannelBlock {
+    public let images: Int, channels: Int, spatial: Int
+
+    public init(images: Int, channels: Int, spatial: Int) {
+        self.images = images; self.channels = channels; self.spatial = spatial
+    }
+
+    /// Channels per block for passes that read `streams` tensors: the block's planes of every
+    /// stream fit in `cacheBytes` (the second pass reads them from cache), at least one channel,
+    /// and at most ⌈channels / workers⌉ so every worker has a block.
+    public static func width(channels: Int, images: Int, spatial: Int, streams: Int, workers: Int,
+                             cacheBytes: Int = 1 << 20) -> Int {
+        let perChannel = Swift.max(images * spatial * MemoryLayout<Float>.size * streams, 1)
+        let fitting = Swift.max(cacheBytes / perChannel, 1)
+        return Swift.min(fitting, (channels + workers - 1) / Swift.max(workers, 1))
+    }
+}
 
 extension Kernels {
-    /// dst = relu?((src − mean)·scale + shift) over n floats. Centring first keeps float32
-    /// rounding relative to σ even where |μ| ≫ σ (a ReLU input near 0 must land right).
-    @inlinable
-    public static func normalize(_ n: Int, _ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
-                                 mean: Float, scale: Float, shift: Float, relu: Bool) {
-        let m = SIMD8<Float>(repeating: mean), sc = SIMD8<Float>(repeating: scale), sh = SIMD8<Float>(repeating: shift)
-        let zero = SIMD8<Float>()
-        var j = 0
-        while j + 8 <= n {
-            var v = (load(src, j) - m) * sc + sh
-            if relu { v.replace(with: zero, where: .!(v .> zero)) }
-            store(v, dst, j); j += 8
-        }
-        while j < n {
-            let v = (src[j] - mean) * scale + shift
-            dst[j] = relu && !(v > 0) ? 0 : v
-            j += 1
-        }
+    /// s1[k] += Σ(x − shift[k]) and s2[k] += Σ(x − shift[k])² over channel k's planes of `x`.
+    public static func moments(_ b: ChannelBlock, _ x: UnsafePointer<Float>, xImage: Int, shift: UnsafePointer<Float>,
+                               s1: UnsafeMutablePointer<Double>, s2: UnsafeMutablePointer<Double>) {
+        ck_bn_moments(Int32(b.images), Int32(b.channels), Int32(b.spatial), x, xImage, shift, s1, s2)
     }
 
-    /// (Σ ĝ, Σ ĝ·(x − mean)) with ĝ = g where the fused ReLU passed its input, else g: BatchNorm
-    /// backward's two per-channel reductions. The ReLU's mask is recomputed from x with the
-    /// forward's arithmetic ((x − mean)·scale + shift > 0, the same bits as `normalize`), so the
-    /// output need not be read: one stream less, and a shared output may have been overwritten.
-    @inlinable
-    public static func normalizeGradientSums(_ n: Int, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
-                                             mean: Float, scale: Float, shift: Float, relu: Bool) -> (Double, Double) {
-        let zero = SIMD8<Float>(), m = SIMD8<Float>(repeating: mean)
-        let sc = SIMD8<Float>(repeating: scale), sh = SIMD8<Float>(repeating: shift)
-        var rs = 0.0, rq = 0.0, j = 0
-        while j < n {
-            let end = Swift.min(j + 1024, n)
-            var s = SIMD8<Float>(), q = SIMD8<Float>(), ts: Float = 0, tq: Float = 0
-            while j + 8 <= end {
-                var gv = load(g, j)
-                let xc = load(x, j) - m
-                if relu { gv.replace(with: zero, where: .!(xc * sc + sh .> zero)) }
-                s += gv; q += gv * xc; j += 8
-            }
-            while j < end {
-                let xc = x[j] - mean
-                let gv = (!relu || xc * scale + shift > 0) ? g[j] : 0
-                ts += gv; tq += gv * xc; j += 1
-            }
-            for lane in 0..<8 { rs += Double(s[lane]); rq += Double(q[lane]) }
-            rs += Double(ts); rq += Double(tq)
-        }
-        return (rs, rq)
+    /// y = relu?((x − mean[k])·scale[k] + shift[k]). Centring first keeps float32 rounding
+    /// relative to σ even where |μ| ≫ σ (a ReLU input near 0 must land right).
+    public static func normalize(_ b: ChannelBlock, _ x: UnsafePointer<Float>, xImage: Int,
+                                 into y: UnsafeMutablePointer<Float>, yImage: Int, mean: UnsafePointer<Float>,
+                                 scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, relu: Bool) {
+        ck_bn_apply(Int32(b.images), Int32(b.channels), Int32(b.spatial), x, xImage, y, yImage, mean, scale, shift,
+                    relu ? 1 : 0)
     }
 
-    /// dst (+)= a·ĝ + b·(x − mean) + d, ĝ as in `normalizeGradientSums` (the same mask from x,
-    /// mean, scale and shift): BatchNorm's input gradient (training: b, d from the two sums;
-    /// eval: b = d = 0), added when `accumulate`.
-    @inlinable
-    public static func normalizeGradient(_ n: Int, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
-                                         into dst: UnsafeMutablePointer<Float>, a: Float, b: Float, mean: Float, d: Float,
-                                         scale: Float, shift: Float, relu: Bool, accumulate: Bool) {
-        let av = SIMD8<Float>(repeating: a), bv = SIMD8<Float>(repeating: b), dv = SIMD8<Float>(repeating: d)
-        let m = SIMD8<Float>(repeating: mean), zero = SIMD8<Float>()
-        let sc = SIMD8<Float>(repeating: scale), sh = SIMD8<Float>(repeating: shift)
-        var j = 0
-        while j + 8 <= n {
-            var gv = load(g, j)
-            let xc = load(x, j) - m
-            if relu { gv.replace(with: zero, where: .!(xc * sc + sh .> zero)) }
-            var v = av * gv + bv * xc + dv
-            if accumulate { v += load(dst, j) }
-            store(v, dst, j); j += 8
-        }
-        while j < n {
-            let xc = x[j] - mean
-            let gv = (!relu || xc * scale + shift > 0) ? g[j] : 0
-            let v = a * gv + b * xc + d
-            dst[j] = accumulate ? dst[j] + v : v
-            j += 1
-        }
+    /// sg[k] += Σĝ and sgx[k] += Σĝ·(x − mean[k]), ĝ = g where the fused ReLU passed its input:
+    /// BatchNorm backward's two reductions. The ReLU's mask is recomputed from x with the
+    /// forward's arithmetic (the same bits as `normalize`), so the output need not be read: one
+    /// stream less, and a shared output may have been overwritten.
+    public static func normalizeGradientSums(_ b: ChannelBlock, _ g: UnsafePointer<Float>, gImage: Int,
+                                             _ x: UnsafePointer<Float>, xImage: Int, mean: UnsafePointer<Float>,
+                                             scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, relu: Bool,
+                                             sg: UnsafeMutablePointer<Double>, sgx: UnsafeMutablePointer<Double>) {
+        ck_bn_gradient_sums(Int32(b.images), Int32(b.channels), Int32(b.spatial), g, gImage, x, xImage, mean, scale,
+                            shift, relu ? 1 : 0, sg, sgx)
+    }
+
+    /// dst (+)= scale[k]·ĝ + slope[k]·(x − mean[k]) + offset[k], ĝ as in `normalizeGradientSums`.
+    public static func normalizeGradient(_ b: ChannelBlock, _ g: UnsafePointer<Float>, gImage: Int,
+                                         _ x: UnsafePointer<Float>, xImage: Int, into dst: UnsafeMutablePointer<Float>,
+                                         dstImage: Int, mean: UnsafePointer<Float>, scale: UnsafePointer<Float>,
+                                         shift: UnsafePointer<Float>, slope: UnsafePointer<Float>,
+                                         offset: UnsafePointer<Float>, relu: Bool, accumulate: Bool) {
+        ck_bn_gradient(Int32(b.images), Int32(b.channels), Int32(b.spatial), g, gImage, x, xImage, dst, dstImage,
+                       mean, scale, shift, slope, offset, relu ? 1 : 0, accumulate ? 1 : 0)
     }
 }
 

@@ -48,4 +48,19 @@ void ck_conv3x3_weight_gradient(int k, int c, int images, int h, int w, const fl
 /* 2×2 stride-2 max-pool of one plane (row stride `width`): dst and arg (the input position h·width + w
  * of the first maximum, or of the first NaN) of out_height × out_width outputs (see pooling.c). */
 void ck_maxpool2x2(const float *src, int width, float *dst, int *arg, int out_height, int out_width);
+/* BatchNorm over a block of `channels` channels of `images` images (see batchnorm.c): plane (i, k) of a
+ * tensor t at t + i·ts + k·spatial; per-channel arrays indexed by k. Sums are added to s1, s2, sg, sgx. */
+/* s1 += Σ(x − shift), s2 += Σ(x − shift)². */
+void ck_bn_moments(int images, int channels, int spatial, const float *x, size_t xs, const float *shift,
+                   double *s1, double *s2);
+/* y = relu?((x − mean)·scale + shift). */
+void ck_bn_apply(int images, int channels, int spatial, const float *x, size_t xs, float *y, size_t ys,
+                 const float *mean, const float *scale, const float *shift, int relu);
+/* sg += Σĝ, sgx += Σĝ·(x − mean), ĝ = g masked where relu?((x − mean)·scale + shift) was not positive. */
+void ck_bn_gradient_sums(int images, int channels, int spatial, const float *g, size_t gs, const float *x, size_t xs,
+                         const float *mean, const float *scale, const float *shift, int relu, double *sg, double *sgx);
+/* dst (+)= scale·ĝ + b·(x − mean) + d, ĝ as in ck_bn_gradient_sums. */
+void ck_bn_gradient(int images, int channels, int spatial, const float *g, size_t gs, const float *x, size_t xs,
+                    float *dst, size_t ds, const float *mean, const float *scale, const float *shift, const float *b,
+                    const float *d, int relu, int accumulate);
 #endif
