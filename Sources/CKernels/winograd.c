@@ -210,7 +210,14 @@ BODY void gradient_body(int m, const float *gy, size_t ys, int images, int h, in
     zero_tail(z, ps, g.a, (size_t)g.th * g.rs, ld);
 }
 
-/* ---- Output: y = Aᵀ M A + bias ---------------------------------------------------------------- */
+/* ---- Output: y = relu?(Aᵀ M A + bias) ------------------------------------------------------------ */
+
+/* A fused ReLU on a row just written (still in L1): x where x > 0, else 0 (NaN too), as
+ * Kernels.relu. */
+BODY void relu_row(float *restrict row, int n) {
+    ROW_LOOP
+    for (int j = 0; j < n; j++) row[j] = row[j] > 0 ? row[j] : 0;
+}
 
 /* One output row: dst[tc·m + c] = (Aᵀ t)_c + bias, t[j] = src[j·rs + tc]. */
 #define OUTPUT_ROW(name, lanes)                                                                  \
@@ -243,22 +250,26 @@ BODY void output_row2_w32(const float *src, size_t rs, float bias, float *dst) {
 }
 
 /* Row pass of output row `ro` of tile row `tr`: T (m, α, rs) → y rows, clipped to the map. */
-BODY void output_rows(geo g, const float *t, int tr, float bias, float *y, size_t ys, float *row) {
+BODY void output_rows(geo g, const float *t, int tr, float bias, int relu, float *y, size_t ys, float *row) {
     int m = g.m, pw = g.tw * m;
     for (int ro = 0; ro < m && tr * m + ro < g.h; ro++) {
         for (int i = 0; i < g.images; i++) {
             const float *src = t + (size_t)ro * g.a * g.rs + (size_t)i * g.tw;
             float *out = y + i * ys + (size_t)(tr * m + ro) * g.w;
-            if (shuffle_rows(m, g.w)) { output_row2_w32(src, g.rs, bias, out); continue; }
-            float *dst = pw == g.w ? out : row;
-            output_row(g, src, bias, dst);
-            if (dst != out) copy_row(out, row, g.w);
+            if (shuffle_rows(m, g.w)) {
+                output_row2_w32(src, g.rs, bias, out);
+            } else {
+                float *dst = pw == g.w ? out : row;
+                output_row(g, src, bias, dst);
+                if (dst != out) copy_row(out, row, g.w);
+            }
+            if (relu) relu_row(out, g.w);
         }
     }
 }
 
-BODY void output_body(int m, const float *mm, size_t ps, int images, int h, int w, float bias, float *y, size_t ys,
-                      float *scratch) {
+BODY void output_body(int m, const float *mm, size_t ps, int images, int h, int w, float bias, int relu, float *y,
+                      size_t ys, float *scratch) {
     geo g = geometry(m, images, h, w);
     float *row = scratch, *t = scratch + g.tw * m + 16;
     for (int tr = 0; tr < g.th; tr++) {
@@ -271,7 +282,7 @@ BODY void output_body(int m, const float *mm, size_t ps, int images, int h, int 
                 for (int i = 0; i < m; i++) t[((size_t)i * g.a + j) * g.rs + k] = o[i];
             }
         }
-        output_rows(g, t, tr, bias, y, ys, row);
+        output_rows(g, t, tr, bias, relu, y, ys, row);
     }
 }
 
@@ -289,14 +300,14 @@ BODY void ck_winograd_gradient_body TRANSFORM_PARAMS(gy) {
 }
 VARIANTS(ck_winograd_gradient, TRANSFORM_PARAMS(gy), (m, gy, stride, images, h, w, dst, ps, ld, scratch))
 
-BODY void ck_winograd_output_body(int m, const float *mm, size_t ps, int images, int h, int w, float bias, float *y,
-                                  size_t ys, float *scratch) {
-    if (m == 2) output_body(2, mm, ps, images, h, w, bias, y, ys, scratch);
-    else output_body(4, mm, ps, images, h, w, bias, y, ys, scratch);
+BODY void ck_winograd_output_body(int m, const float *mm, size_t ps, int images, int h, int w, float bias, int relu,
+                                  float *y, size_t ys, float *scratch) {
+    if (m == 2) output_body(2, mm, ps, images, h, w, bias, relu, y, ys, scratch);
+    else output_body(4, mm, ps, images, h, w, bias, relu, y, ys, scratch);
 }
-VARIANTS(ck_winograd_output, (int m, const float *mm, size_t ps, int images, int h, int w, float bias, float *y,
-                              size_t ys, float *scratch),
-         (m, mm, ps, images, h, w, bias, y, ys, scratch))
+VARIANTS(ck_winograd_output, (int m, const float *mm, size_t ps, int images, int h, int w, float bias, int relu,
+                              float *y, size_t ys, float *scratch),
+         (m, mm, ps, images, h, w, bias, relu, y, ys, scratch))
 
 /* ---- Products ----------------------------------------------------------------------------------- */
 

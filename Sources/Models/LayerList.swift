@@ -36,8 +36,14 @@ public final class LayerListBuilder {
         try network.add(BatchNorm(at: next, inputShape: outputShape, momentum: momentum, eps: eps))
     }
 
-    /// In place after a conv or linear, which do not read their output in backward.
+    /// A ReLU after a conv runs inside it (`Conv2d.fuseReLU`); other activations after a conv or
+    /// linear work in place (those layers do not read their output in backward).
     public func activation(_ kind: Activation.Kind) throws {
+        if kind == .relu, let conv = network.layers.last as? Conv2d {
+            conv.fuseReLU()
+            try network.add(Activation(kind, name: next.path, inputShape: outputShape, fused: true))
+            return
+        }
         let inPlace = network.layers.last is Conv2d || network.layers.last is Linear
         try network.add(Activation(kind, name: next.path, inputShape: outputShape, inPlace: inPlace))
     }

@@ -14,17 +14,21 @@ public final class Activation: Layer {
     public let inputShape: [Int]
     public var outputShape: [Int] { inputShape }
     public let inPlace: Bool
+    /// The layer before runs this ReLU itself (`Conv2d.fuseReLU`): values and gradients pass through.
+    public let fused: Bool
     private let own = Tensor(shape: [0])  // (N, ...) as input, unless in place
     private var y: Tensor                 // the output: `own`, or the last input when in place
     private let gx = Tensor(shape: [0])   // (N, ...) as input
 
-    public init(_ kind: Kind, name: String = "", inputShape: [Int], inPlace: Bool = false) {
-        self.kind = kind; self.name = name; self.inputShape = inputShape; self.inPlace = inPlace
+    public init(_ kind: Kind, name: String = "", inputShape: [Int], inPlace: Bool = false, fused: Bool = false) {
+        precondition(!fused || kind == .relu, "Activation: only a ReLU is fused into the layer before")
+        self.kind = kind; self.name = name; self.inputShape = inputShape; self.inPlace = inPlace; self.fused = fused
         y = own
     }
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         checkInput(x, kind: kind.rawValue)
+        if fused { y = x; return x }
         if inPlace { y = x } else { own.resize(x.shape) }
         let n = x.count, src = x.data, dst = y.data
         switch kind {
@@ -37,6 +41,7 @@ public final class Activation: Layer {
     }
 
     public func backward(_ gy: Tensor, _ ctx: ForwardContext) -> Tensor {
+        if fused { return gy }
         gx.resize(gy.shape)
         let n = gy.count, g = gy.data, out = y.data, dst = gx.data
         switch kind {

@@ -64,6 +64,16 @@ public final class Conv2d: Layer {
     private let noInputGradient = Tensor(shape: [0])
     private let flipped = Tensor(shape: [0])  // (groups, Cg, Og·k·k): W_g transposed, taps reversed
     private var input: Tensor?                // (N, C, H, W), kept from forward for backward
+    /// ∂y masked by a fused ReLU (`fuseReLU`), and the bias-gradient sums of that pass.
+    let maskedGradient = Tensor(shape: [0])  // (N, O, OH, OW)
+    let maskedSums: UnsafeMutablePointer<Double>  // (O)
+
+    /// Whether the ReLU after this layer runs inside it (`fuseReLU()`): the forward writes
+    /// relu(conv(x) + b), the Winograd output transform applying it to rows still in cache, and
+    /// backward masks ∂y by the output in the pass that also sums the bias gradient. The ReLU
+    /// layer itself then passes values through (it keeps its place in the list).
+    public private(set) var fusedReLU = false
+    public func fuseReLU() { fusedReLU = true }
 
     public init(at scope: ParameterScope, inputShape: [Int], outChannels: Int, kernel: Int, stride: Int = 1,
                 padding: Int = 0, groups: Int = 1, bias: Bool = true) throws {
@@ -95,8 +105,11 @@ public final class Conv2d: Layer {
         weight = scope.declare("weight", shape: [outChannels, c / groups, kernel, kernel],
                                initializer: .uniform(bound: bound))
         self.bias = bias ? scope.declare("bias", shape: [outChannels], initializer: .uniform(bound: bound)) : nil
+        maskedSums = .allocate(capacity: outChannels)
         winograd = makePlan()
     }
+
+    deinit { maskedSums.deallocate() }
 
     /// The algorithm for this layer's shape, made once (the shape is fixed at build): see `ConvPlan`.
     private func makePlan() -> WinogradConvolution? {
@@ -199,10 +212,11 @@ public final class Conv2d: Layer {
         // fast fill instead of OpenBLAS's separate beta pass plus a bias pass over y.
         let bv = bias.map { UnsafePointer($0.value!) }
         if let winograd {
-            winograd.forward(xs, batch: n, weight: w, bias: bv, into: ys, pool: ctx.pool)
+            winograd.forward(xs, batch: n, weight: w, bias: bv, relu: fusedReLU, into: ys, pool: ctx.pool)
             return y
         }
         let pool = ctx.pool
+        defer { if fusedReLU { applyFusedReLU(y, pool) } }
         if isDirect {
             // y_n[group] (Og, P) = bias + W_g (Og, Cg) · x_n[group] (Cg, P), images on the pool
             pool.parallelFor(n) { i, _ in
@@ -271,10 +285,11 @@ public final class Conv2d: Layer {
         precondition(gy.shape == y.shape,
                      "Conv2d '\(name)': gradient \(Shape.format(gy.shape)) does not match output \(Shape.format(y.shape))")
         let n = x.dim(0), pool = ctx.pool
-        let xs = UnsafePointer(x.data), gys = UnsafePointer(gy.data)
+        let xs = UnsafePointer(x.data)
+        let gys = fusedReLU ? maskByOutput(gy, y, pool) : UnsafePointer(gy.data)
         let propagate = propagatesInputGradient
         if propagate { gx.resize(x.shape) }
-        if bias != nil { biasGradient(gys, batch: n, pool: pool) }
+        if bias != nil && !fusedReLU { biasGradient(gys, batch: n, pool: pool) }
         if let winograd {
             if propagate { winograd.inputGradient(gys, batch: n, weight: UnsafePointer(weight.value!), into: gx.data, pool: pool) }
             if ConvPlan.winogradWeightGradient(requested: algorithm) {

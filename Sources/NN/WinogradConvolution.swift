@@ -55,14 +55,14 @@ final class WinogradConvolution {
 
     // MARK: - Passes
 
-    /// y (N, K, H, W) = conv(x (N, C, H, W), w) + bias.
+    /// y (N, K, H, W) = relu?(conv(x (N, C, H, W), w) + bias).
     func forward(_ x: UnsafePointer<Float>, batch n: Int, weight w: UnsafePointer<Float>,
-                 bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+                 bias: UnsafePointer<Float>?, relu: Bool, into y: UnsafeMutablePointer<Float>, pool: WorkerPool) {
         let (c, k) = (inChannels, outChannels)
         filters.resize([engine.points, k, c])
         engine.transformFilters(w, outChannels: k, inChannels: c, flipped: false, into: filters.data)
         convolve(x, channels: c, batch: n, filters: UnsafePointer(filters.data), outChannels: k,
-                 bias: bias, into: y, pool: pool)
+                 bias: bias, relu: relu, into: y, pool: pool)
     }
 
     /// ∂x (N, C, H, W) of ∂y (N, K, H, W): the forward of ∂y with the flipped kernel.
@@ -72,13 +72,14 @@ final class WinogradConvolution {
         filters.resize([engine.points, c, k])
         engine.transformFilters(w, outChannels: k, inChannels: c, flipped: true, into: filters.data)
         convolve(gy, channels: k, batch: n, filters: UnsafePointer(filters.data), outChannels: c,
-                 bias: nil, into: gx, pool: pool)
+                 bias: nil, relu: false, into: gx, pool: pool)
     }
 
-    /// out = conv(src, filters) per chunk: transform, α² GEMMs, inverse transform.
+    /// out = relu?(conv(src, filters) + bias) per chunk: transform, α² GEMMs, inverse transform.
     private func convolve(_ src: UnsafePointer<Float>, channels cin: Int, batch n: Int,
                           filters u: UnsafePointer<Float>, outChannels cout: Int,
-                          bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+                          bias: UnsafePointer<Float>?, relu: Bool, into out: UnsafeMutablePointer<Float>,
+                          pool: WorkerPool) {
         let e = engine, plane = e.height * e.width
         let chunk = chunkImages(batch: n, threads: pool.threads)
         let chunks = (n + chunk - 1) / chunk
@@ -88,7 +89,7 @@ final class WinogradConvolution {
             e.transformInput(src + n0 * cin * plane, images: b, imageStride: cin * plane, channels: cin,
                              into: ws.v, ld: ws.ld, pad: ws.pad)
             e.multiply(u, rows: cout, inner: cin, ws.v, tiles: tiles, ld: ws.ld, into: ws.m)
-            e.transformOutput(ws.m, ld: ws.ld, images: b, channels: cout, bias: bias,
+            e.transformOutput(ws.m, ld: ws.ld, images: b, channels: cout, bias: bias, relu: relu,
                               into: out + n0 * cout * plane, imageStride: cout * plane, pad: ws.pad)
         }
     }

@@ -133,6 +133,14 @@ extension Kernels {
         while i < n { out[i] = x[i] > 0 ? x[i] : 0; i += 1 }
     }
 
+    /// out = g where y > 0, else 0, and sums[k] += Σ out over channel k's planes: the backward of
+    /// a ReLU fused into the layer under it, with that layer's bias gradient (CKernels/relu.c).
+    /// All three tensors have planes `image` floats apart per image.
+    public static func reluMaskSums(_ b: ChannelBlock, _ g: UnsafePointer<Float>, by y: UnsafePointer<Float>, image: Int,
+                                    into out: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Double>) {
+        ck_relu_mask_sums(Int32(b.images), Int32(b.channels), Int32(b.spatial), g, y, image, out, sums)
+    }
+
     /// out = g where y > 0, else 0: the ReLU backward through its output y (`out` may be `g`).
     @inlinable
     public static func reluMask(_ n: Int, _ g: UnsafePointer<Float>, by y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {

@@ -123,14 +123,14 @@ public final class Winograd {
         }
     }
 
-    /// y ← Aᵀ M A (+ bias[k]) for the tiles of `images` images: y has K planes of H×W per image,
-    /// `imageStride` floats apart; M is (α², K, ld). `pad`: scratch as above.
+    /// y ← relu?(Aᵀ M A (+ bias[k])) for the tiles of `images` images: y has K planes of H×W per
+    /// image, `imageStride` floats apart; M is (α², K, ld). `pad`: scratch as above.
     public func transformOutput(_ mm: UnsafePointer<Float>, ld: Int, images: Int, channels: Int,
-                                bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>, imageStride: Int,
-                                pad: UnsafeMutablePointer<Float>) {
+                                bias: UnsafePointer<Float>?, relu: Bool = false, into y: UnsafeMutablePointer<Float>,
+                                imageStride: Int, pad: UnsafeMutablePointer<Float>) {
         for ch in 0..<channels {
             ck_winograd_output(Int32(m), mm + ch * ld, channels * ld, Int32(images), Int32(height), Int32(width),
-                               bias?[ch] ?? 0, y + ch * height * width, imageStride, pad)
+                               bias?[ch] ?? 0, relu ? 1 : 0, y + ch * height * width, imageStride, pad)
         }
     }
 

@@ -226,6 +226,40 @@ final class Conv2dTests: XCTestCase {
         }
     }
 
+    /// A conv with its ReLU fused (`fuseReLU`: Winograd's output transform, the GEMM paths' pass
+    /// over y, the mask merged with the bias sums) gives the values of a conv then a ReLU layer:
+    /// the same output and input and weight gradients bit for bit, the bias gradient within float
+    /// rounding (it is summed in double), on every path and thread count.
+    func testFusedReLUMatchesAConvThenAReLULayer() {
+        let paths: [(String, ConvAlgorithm, Int, Int)] = [("winograd F2", .winograd, 3, 1), ("winograd F4", .winogradF4, 3, 1),
+                                                          ("auto", .auto, 3, 1), ("gemm 3x3", .gemm, 3, 1),
+                                                          ("1x1 direct", .gemm, 1, 0), ("3x3 s1 p0", .gemm, 3, 0)]
+        for (label, algorithm, k, pad) in paths {
+            for threads in [1, 2] {
+                func run(fused: Bool) -> (y: [Float], gx: [Float], gw: [Float], gb: [Float]) {
+                    let store = ParameterStore()
+                    let conv = try! Conv2d(at: store.scope("c"), inputShape: [16, 8, 10], outChannels: 12, kernel: k, padding: pad)
+                    store.finalize(seed: 3)
+                    conv.algorithm = algorithm
+                    conv.directMinPixels = 1
+                    let relu = Activation(.relu, inputShape: conv.outputShape, inPlace: !fused, fused: fused)
+                    if fused { conv.fuseReLU() }
+                    let ctx = ForwardContext()
+                    ctx.pool = WorkerPool(threads: threads)
+                    let y = relu.forward(conv.forward(Self.random([5, 16, 8, 10], seed: 1), ctx), ctx)
+                    let gx = conv.backward(relu.backward(Self.random(y.shape, seed: 2), ctx), ctx)
+                    return (y.array, gx.array, Array(conv.weight.grads), Array(conv.bias!.grads))
+                }
+                let fused = run(fused: true), plain = run(fused: false), at = "\(label), \(threads) threads"
+                XCTAssertTrue(fused.y.contains(0) && fused.y.contains { $0 > 0 }, "\(at): the ReLU clips some outputs")
+                XCTAssertEqual(fused.y, plain.y, "\(at): y")
+                XCTAssertEqual(fused.gx, plain.gx, "\(at): gx")
+                XCTAssertEqual(fused.gw, plain.gw, "\(at): gweight")
+                XCTAssertLessThan(Self.err(fused.gb, plain.gb.map(Double.init)), 1e-6, "\(at): gbias")
+            }
+        }
+    }
+
     func testIm2colCol2imAreAdjoint() {
         // ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for any x, c: col2im is exactly im2col's transpose.
         for (k, s, p, h, w) in [(3, 1, 1, 5, 6), (5, 1, 2, 6, 7), (1, 1, 0, 4, 3), (3, 2, 1, 7, 7), (5, 3, 2, 9, 8),

@@ -23,8 +23,8 @@ void ck_winograd_input(int m, const float *x, size_t stride, int images, int h, 
 /* Z = A ∂y Aᵀ of the m×m output-gradient tiles (zero past the map). */
 void ck_winograd_gradient(int m, const float *gy, size_t stride, int images, int h, int w, float *dst, size_t ps,
                           size_t ld, float *scratch);
-/* y = Aᵀ M A + bias of point matrices M (at mm + ξ·ps), clipped to the map. */
-void ck_winograd_output(int m, const float *mm, size_t ps, int images, int h, int w, float bias, float *y,
+/* y = relu?(Aᵀ M A + bias) of point matrices M (at mm + ξ·ps), clipped to the map. */
+void ck_winograd_output(int m, const float *mm, size_t ps, int images, int h, int w, float bias, int relu, float *y,
                         size_t ys, float *scratch);
 /* out[ξ] (rows, cols) = a[ξ] (rows, inner; packed) · b[ξ] (inner, cols; row stride ldb, ξ stride bs) for
  * ξ < points; cols are rounded up to 16, which must fit ldb and ldo. */
@@ -63,4 +63,8 @@ void ck_bn_gradient_sums(int images, int channels, int spatial, const float *g, 
 void ck_bn_gradient(int images, int channels, int spatial, const float *g, size_t gs, const float *x, size_t xs,
                     float *dst, size_t ds, const float *mean, const float *scale, const float *shift, const float *b,
                     const float *d, int relu, int accumulate);
+/* ReLU backward fused with the next sums over the same block layout: out = g where y > 0, else 0;
+ * sums[k] += Σ out over channel k's planes (the bias gradient of the convolution under the ReLU). */
+void ck_relu_mask_sums(int images, int channels, int spatial, const float *g, const float *y, size_t ys, float *out,
+                       double *sums);
 #endif
