@@ -49,3 +49,52 @@ BODY void ck_maxpool2x2_body(const float *src, int width, float *dst, int *arg, 
 }
 VARIANTS(ck_maxpool2x2, (const float *src, int width, float *dst, int *arg, int out_height, int out_width),
          (src, width, dst, arg, out_height, out_width))
+
+/* 2×2 stride-2 average pooling of one plane with even height and width, eight outputs at a time:
+ * (((0 + a) + b) + c) + d over the window in row-major order, divided by 4, the scalar loop's
+ * arithmetic (the same bits). Contraction stays off for that. */
+#pragma clang fp contract(off)
+BODY void ck_avgpool2x2_body(const float *src, int width, float *dst, int out_height, int out_width) {
+    const vf8 zero = { 0 }, four = { 4, 4, 4, 4, 4, 4, 4, 4 };
+    for (int r = 0; r < out_height; r++) {
+        const float *r0 = src + (size_t)2 * r * width, *r1 = r0 + width;
+        float *d = dst + (size_t)r * out_width;
+        int c = 0;
+        for (; c + 8 <= out_width; c += 8) {
+            vf8 lo0 = *(const vf8 *)(r0 + 2 * c), hi0 = *(const vf8 *)(r0 + 2 * c + 8);
+            vf8 lo1 = *(const vf8 *)(r1 + 2 * c), hi1 = *(const vf8 *)(r1 + 2 * c + 8);
+            vf8 s = zero + __builtin_shufflevector(lo0, hi0, 0, 2, 4, 6, 8, 10, 12, 14);
+            s = s + __builtin_shufflevector(lo0, hi0, 1, 3, 5, 7, 9, 11, 13, 15);
+            s = s + __builtin_shufflevector(lo1, hi1, 0, 2, 4, 6, 8, 10, 12, 14);
+            s = s + __builtin_shufflevector(lo1, hi1, 1, 3, 5, 7, 9, 11, 13, 15);
+            *(vf8 *)(d + c) = s / four;
+        }
+        for (; c < out_width; c++)
+            d[c] = ((((0.0f + r0[2 * c]) + r0[2 * c + 1]) + r1[2 * c]) + r1[2 * c + 1]) / 4.0f;
+    }
+}
+VARIANTS(ck_avgpool2x2, (const float *src, int width, float *dst, int out_height, int out_width),
+         (src, width, dst, out_height, out_width))
+
+/* Its backward: each input of a window gets 0 + g/4 (the scalar loop adds onto zeros). */
+BODY void ck_avgpool2x2_backward_body(const float *gy, int out_height, int out_width, float *dst, int width) {
+    const vf8 zero = { 0 }, four = { 4, 4, 4, 4, 4, 4, 4, 4 };
+    for (int r = 0; r < out_height; r++) {
+        const float *g = gy + (size_t)r * out_width;
+        float *d0 = dst + (size_t)2 * r * width, *d1 = d0 + width;
+        int c = 0;
+        for (; c + 8 <= out_width; c += 8) {
+            vf8 v = zero + *(const vf8 *)(g + c) / four;
+            vf8 pair0 = __builtin_shufflevector(v, v, 0, 0, 1, 1, 2, 2, 3, 3);
+            vf8 pair1 = __builtin_shufflevector(v, v, 4, 4, 5, 5, 6, 6, 7, 7);
+            *(vf8 *)(d0 + 2 * c) = pair0; *(vf8 *)(d0 + 2 * c + 8) = pair1;
+            *(vf8 *)(d1 + 2 * c) = pair0; *(vf8 *)(d1 + 2 * c + 8) = pair1;
+        }
+        for (; c < out_width; c++) {
+            float v = 0.0f + g[c] / 4.0f;
+            d0[2 * c] = v; d0[2 * c + 1] = v; d1[2 * c] = v; d1[2 * c + 1] = v;
+        }
+    }
+}
+VARIANTS(ck_avgpool2x2_backward, (const float *gy, int out_height, int out_width, float *dst, int width),
+         (gy, out_height, out_width, dst, width))

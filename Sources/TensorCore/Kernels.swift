@@ -248,6 +248,19 @@ extension Kernels {
         ck_maxpool2x2(src, Int32(width), dst, arg, Int32(outHeight), Int32(outWidth))
     }
 
+    /// 2×2 stride-2 average pool of one plane of even height and width (row stride `width`),
+    /// eight windows at a time, the scalar loop's sums (CKernels/pooling.c).
+    public static func avgPool2x2(_ src: UnsafePointer<Float>, width: Int, into dst: UnsafeMutablePointer<Float>,
+                                  outHeight: Int, outWidth: Int) {
+        ck_avgpool2x2(src, Int32(width), dst, Int32(outHeight), Int32(outWidth))
+    }
+
+    /// Its backward: every input of the plane (row stride `width`) set to its window's gradient / 4.
+    public static func avgPool2x2Backward(_ gy: UnsafePointer<Float>, outHeight: Int, outWidth: Int,
+                                          into dst: UnsafeMutablePointer<Float>, width: Int) {
+        ck_avgpool2x2_backward(gy, Int32(outHeight), Int32(outWidth), dst, Int32(width))
+    }
+
     /// Floats of `accumulate3x3Gradient`'s scratch for a chunk of `images` h×w maps.
     public static func conv3x3ScratchFloats(images: Int, height h: Int, width w: Int) -> Int {
         ck_conv3x3_weight_gradient_scratch(Int32(images), Int32(h), Int32(w))

@@ -68,4 +68,32 @@ final class PoolingTests: XCTestCase {
         XCTAssertEqual(fast.map(\.bitPattern), generic.map(\.bitPattern), "\(h)x\(w)")
         XCTAssertTrue(fast.contains { $0.isNaN }, "the \(h)x\(w) case includes a NaN window")
     }
+
+    /// The vectorised 2x2/2 average pool of even maps gives the generic window loop's bits, forward
+    /// and backward: the generic path runs on the same map with one more row and column (odd
+    /// sizes take it; the extra pixels fall outside every window), signed zeros included.
+    func testAvgPool2x2FastPathMatchesGenericWindows() throws {
+        for (h, w) in [(6, 20), (8, 32), (2, 2)] {   // vectors + tail, vectors, one window
+            var rng = Philox(seed: 5)
+            let odd = Tensor(shape: [2, 3, h + 1, w + 1])
+            for i in 0..<odd.count { odd.data[i] = i % 5 == 0 ? -0.0 : rng.normal() }
+            let even = Tensor(shape: [2, 3, h, w])
+            for p in 0..<6 { for r in 0..<h { for c in 0..<w { even.data[(p * h + r) * w + c] = odd.data[(p * (h + 1) + r) * (w + 1) + c] } } }
+            let fast = try AvgPool2d(inputShape: [3, h, w], kernel: 2, stride: 2)
+            let generic = try AvgPool2d(inputShape: [3, h + 1, w + 1], kernel: 2, stride: 2)
+            let ctx = ForwardContext()
+            XCTAssertEqual(fast.forward(even, ctx).array.map(\.bitPattern), generic.forward(odd, ctx).array.map(\.bitPattern), "\(h)x\(w)")
+            let gy = Tensor(shape: [2, 3, h / 2, w / 2])
+            for i in 0..<gy.count { gy.data[i] = i % 3 == 0 ? -0.0 : rng.normal() }
+            let gFast = fast.backward(gy, ctx), gGeneric = generic.backward(gy, ctx)
+            for p in 0..<6 {
+                for r in 0..<h {
+                    for c in 0..<w {
+                        XCTAssertEqual(gFast.data[(p * h + r) * w + c].bitPattern,
+                                       gGeneric.data[(p * (h + 1) + r) * (w + 1) + c].bitPattern, "\(h)x\(w) gx")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -67,4 +67,8 @@ void ck_bn_gradient(int images, int channels, int spatial, const float *g, size_
  * sums[k] += Σ out over channel k's planes (the bias gradient of the convolution under the ReLU). */
 void ck_relu_mask_sums(int images, int channels, int spatial, const float *g, const float *y, size_t ys, float *out,
                        double *sums);
+/* 2×2 stride-2 average pool of one plane of even height and width (row stride `width`), and its backward
+ * (every input written), with the arithmetic of the scalar loops (see pooling.c). */
+void ck_avgpool2x2(const float *src, int width, float *dst, int out_height, int out_width);
+void ck_avgpool2x2_backward(const float *gy, int out_height, int out_width, float *dst, int width);
 #endif
