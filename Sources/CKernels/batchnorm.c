@@ -46,7 +46,7 @@ VARIANTS(ck_bn_moments, (int images, int channels, int spatial, const float *x, 
          (images, channels, spatial, x, xs, shift, s1, s2))
 
 /* y = relu?((x − mean)·scale + shift): the forward's value, and its sign for the backward's mask. */
-BODY vf16 affine16(vf16 x, vf16 mean, vf16 scale, vf16 shift) { return (x - mean) * scale + shift; }
+#define AFFINE16(x, mean, scale, shift) (((x) - (mean)) * (scale) + (shift))
 BODY float affine1(float x, float mean, float scale, float shift) { return (x - mean) * scale + shift; }
 
 BODY void ck_bn_apply_body(int images, int channels, int spatial, const float *x, size_t xs, float *y, size_t ys,
@@ -59,7 +59,7 @@ BODY void ck_bn_apply_body(int images, int channels, int spatial, const float *x
             const vf16 m = SPLAT(mean[k]), sc = SPLAT(scale[k]), sh = SPLAT(shift[k]);
             int j = 0;
             for (; j + 16 <= spatial; j += 16) {
-                vf16 v = affine16(*at(src + j), m, sc, sh);
+                vf16 v = AFFINE16(*at(src + j), m, sc, sh);
                 if (relu) v = (vf16)((vi16)v & (v > zero));
                 *(vf16 *)(dst + j) = v;
             }
@@ -84,7 +84,7 @@ BODY void plane_gradient_sums(int n, const float *g, const float *x, float mean,
         float ta = 0, tq = 0;
         for (; j + 16 <= end; j += 16) {
             vf16 xv = *at(x + j), gv = *at(g + j), xc = xv - m;
-            if (relu) gv = (vf16)((vi16)gv & (affine16(xv, m, sc, sh) > zero));
+            if (relu) gv = (vf16)((vi16)gv & (AFFINE16(xv, m, sc, sh) > zero));
             a += gv; q += gv * xc;
         }
         for (; j < end; j++) {
@@ -126,7 +126,7 @@ BODY void ck_bn_gradient_body(int images, int channels, int spatial, const float
             int j = 0;
             for (; j + 16 <= spatial; j += 16) {
                 vf16 xv = *at(xp + j), gv = *at(gp + j);
-                if (relu) gv = (vf16)((vi16)gv & (affine16(xv, m, sc, sh) > zero));
+                if (relu) gv = (vf16)((vi16)gv & (AFFINE16(xv, m, sc, sh) > zero));
                 vf16 v = sc * gv + bv * (xv - m) + dv;
                 if (accumulate) v += *at(out + j);
                 *(vf16 *)(out + j) = v;

@@ -8,12 +8,9 @@
  * loads R rows of ∂y and 9 of x per 16 lanes for 9R fused multiply-adds, from copies that stay in
  * L1. Each entry's 16 lanes run over the images and pixels in order and are added in a fixed
  * order, so the result depends on the images and the map only, at every SIMD level. */
-#include "lanes.h"
+#include "shifted.h"
 
 #pragma clang fp contract(off)
-
-/* Floats of one shifted copy: the plane plus a zero row above and below, rounded up to 16. */
-BODY size_t copy_length(int h, int w) { return ((size_t)h * w + 2 * (size_t)w + 15) / 16 * 16; }
 
 /* Maps narrower than a vector whose pixels fill whole vectors (8×8, 4×4): tap rows kh·W into a
  * copy would be split loads, so the nine tap rows of each image are copied out aligned. */
@@ -22,31 +19,6 @@ BODY int uses_tap_rows(int h, int w) { return w % 16 != 0 && (h * w) % 16 == 0; 
 size_t ck_conv3x3_weight_gradient_scratch(int images, int h, int w) {
     size_t shifted = (size_t)images * 3 * copy_length(h, w);
     return uses_tap_rows(h, w) ? 3 * copy_length(h, w) + (size_t)images * 9 * h * w : shifted;
-}
-
-/* s[(i·3 + kw)·L + W + p] = x_i[p + kw − 1] where that pixel is in p's row, else 0; zero borders.
- * Whole-plane shifted copies, then the wrapped column zeroed: a copy call per row cost as much
- * as the products for small maps. */
-BODY void shifted_copies(int images, int h, int w, const float *x, size_t xs, float *s, size_t L) {
-    int p = h * w;
-    for (int i = 0; i < images; i++) {
-        const float *restrict src = x + i * xs;
-        for (int kw = 0; kw < 3; kw++) {
-            float *restrict row = s + ((size_t)i * 3 + kw) * L;
-            for (int j = 0; j < w; j++) row[j] = 0;
-            for (size_t j = (size_t)w + p; j < L; j++) row[j] = 0;
-            float *restrict d = row + w;
-            if (kw == 1) {
-                for (int q = 0; q < p; q++) d[q] = src[q];
-            } else if (kw == 0) {
-                for (int q = 1; q < p; q++) d[q] = src[q - 1];
-                for (int y = 0; y < h; y++) d[y * w] = 0;
-            } else {
-                for (int q = 0; q < p - 1; q++) d[q] = src[q + 1];
-                for (int y = 0; y < h; y++) d[y * w + w - 1] = 0;
-            }
-        }
-    }
 }
 
 /* taps[(i·9 + kh·3 + kw)·P ..] = copy kw of image i from kh·W on (P floats), through `s`, one

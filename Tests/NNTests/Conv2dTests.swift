@@ -9,7 +9,7 @@ final class Conv2dTests: XCTestCase {
     struct Case {
         var n = 2, c = 4, h = 7, w = 6, out = 6, k = 3, stride = 1, pad = 1, groups = 1, bias = true
         var chunkColumns = 2048, directMinPixels = 64, transposedGradient = true, planeWeightGradient = true
-        var algorithm = ConvAlgorithm.auto, threads = 1, winogradWorkspace: Int? = nil
+        var algorithm = ConvAlgorithm.auto, threads = 1, winogradWorkspace: Int? = nil, direct3x3 = true
     }
 
     /// Every execution path: chunks of several images, one image per chunk, groups, depthwise,
@@ -49,6 +49,26 @@ final class Conv2dTests: XCTestCase {
         for (label, t) in cases { check(label, t) }
     }
 
+    /// The direct 3×3 kernel (layers with few outputs or few inputs under `auto`): blocks of 12
+    /// and of 8 output channels, ragged last blocks, maps of one vector (the single-vector tail),
+    /// several workers, no bias; and the same layers with it switched off (Winograd or GEMM).
+    func testDirect3x3MatchesDirectConvolution() {
+        let cases: [(String, Case)] = [
+            ("12 outputs (one block of 12), 2 workers", Case(n: 3, c: 20, h: 8, w: 8, out: 12, threads: 2)),
+            ("10 outputs (blocks of 8, ragged)", Case(n: 2, c: 5, h: 4, w: 8, out: 10)),
+            ("3 inputs, 16 outputs, 4x4 map (one vector)", Case(n: 3, c: 3, h: 4, w: 4, out: 16, bias: false)),
+            ("3 inputs, 24 outputs, 6x16 map", Case(n: 2, c: 3, h: 6, w: 16, out: 24, threads: 3)),
+            ("off: 12 outputs by Winograd", Case(n: 3, c: 20, h: 8, w: 8, out: 12, direct3x3: false)),
+        ]
+        for (label, t) in cases {
+            let store = ParameterStore()
+            let conv = try! Conv2d(at: store.scope("c"), inputShape: [t.c, t.h, t.w], outChannels: t.out, kernel: 3, padding: 1)
+            conv.direct3x3 = t.direct3x3
+            XCTAssertEqual(conv.usesDirect3x3, t.direct3x3, "\(label): the plan's choice")
+            check(label, t, winogradTile: t.direct3x3 ? nil : 2)
+        }
+    }
+
     /// Winograd F(4×4) and F(2×2), one and several chunks, 1 to 3 workers, maps the tile divides
     /// and maps it does not (clipped edge tiles), against the same
     /// Double reference at DESIGN.md's op tolerances (1e-5 forward, 1e-4 backward).
@@ -81,6 +101,7 @@ final class Conv2dTests: XCTestCase {
         conv.transposedGradient = t.transposedGradient
         conv.planeWeightGradient = t.planeWeightGradient
         conv.algorithm = t.algorithm
+        conv.direct3x3 = t.direct3x3
         if let v = t.winogradWorkspace { conv.winogradWorkspace = v }
         XCTAssertEqual(conv.winogradTile, winogradTile, "\(label): algorithm")
         let x = Self.random([t.n, t.c, t.h, t.w], seed: 1)

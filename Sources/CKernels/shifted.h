@@ -1,0 +1,36 @@
+/* The three column-shifted copies of a plane that the 3×3 stride-1 padding-1 kernels read their
+ * taps from (conv3x3.c's weight gradient, direct3x3.c's convolution): tap (kh, kw) of output
+ * pixel p is copy kw at W + p + (kh − 1)·W, zeros standing in for the padding. */
+#ifndef TRAINER_CKERNELS_SHIFTED_H
+#define TRAINER_CKERNELS_SHIFTED_H
+#include "lanes.h"
+
+/* Floats of one shifted copy: the plane plus a zero row above and below, rounded up to 16. */
+BODY size_t copy_length(int h, int w) { return ((size_t)h * w + 2 * (size_t)w + 15) / 16 * 16; }
+
+/* s[(i·3 + kw)·L + W + p] = x_i[p + kw − 1] where that pixel is in p's row, else 0; zero borders.
+ * Whole-plane shifted copies, then the wrapped column zeroed: a copy call per row cost as much
+ * as the products for small maps. */
+BODY void shifted_copies(int images, int h, int w, const float *x, size_t xs, float *s, size_t L) {
+    int p = h * w;
+    for (int i = 0; i < images; i++) {
+        const float *restrict src = x + i * xs;
+        for (int kw = 0; kw < 3; kw++) {
+            float *restrict row = s + ((size_t)i * 3 + kw) * L;
+            for (int j = 0; j < w; j++) row[j] = 0;
+            for (size_t j = (size_t)w + p; j < L; j++) row[j] = 0;
+            float *restrict d = row + w;
+            if (kw == 1) {
+                for (int q = 0; q < p; q++) d[q] = src[q];
+            } else if (kw == 0) {
+                for (int q = 1; q < p; q++) d[q] = src[q - 1];
+                for (int y = 0; y < h; y++) d[y * w] = 0;
+            } else {
+                for (int q = 0; q < p - 1; q++) d[q] = src[q + 1];
+                for (int y = 0; y < h; y++) d[y * w + w - 1] = 0;
+            }
+        }
+    }
+}
+
+#endif
