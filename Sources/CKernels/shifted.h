@@ -1,5 +1,5 @@
 /* The three column-shifted copies of a plane that the 3×3 stride-1 padding-1 kernels read their
- * taps from (conv3x3.c's weight gradient, direct3x3.c's convolution): tap (kh, kw) of output
+ * taps from (conv3x3.c's weight gradient, blocked.c's convolution): tap (kh, kw) of output
  * pixel p is copy kw at W + p + (kh − 1)·W, zeros standing in for the padding. */
 #ifndef TRAINER_CKERNELS_SHIFTED_H
 #define TRAINER_CKERNELS_SHIFTED_H

@@ -14,8 +14,8 @@ import TensorCore
 ///
 /// 3×3 stride-1 layers the plan gives to Winograd (`ConvPlan`) run their forward and ∂input
 /// by `WinogradConvolution`, and their ∂weight here unless `winograd`/`winograd_f4` asked for
-/// it in the Winograd domain too; those with few output channels run forward and ∂input by the
-/// direct kernel (ConvDirect.swift).
+/// it in the Winograd domain too. 3×3 and pointwise layers with few output channels run forward
+/// and ∂input by the register-blocked kernel instead (ConvBlocked.swift, `ConvPlan.blocked`).
 ///
 /// Backward recomputes each chunk's im2col (memory stays bounded) and adds ∂weight over all of
 /// the chunk's columns (`Kernels.accumulateGradient`); a 3×3 stride-1 padding-1 ungrouped layer
@@ -148,12 +148,12 @@ public final class Conv2d: Layer {
     /// `planeWeightGradient` off forces im2col + products (tests).
     public var planeWeightGradient = true
 
-    /// Forward and ∂input of the layers `ConvPlan.direct3x3` picks by the direct kernel
-    /// (`Kernels.direct3x3`); `direct3x3` off gives them to Winograd or GEMM (tests).
-    public var direct3x3 = true { didSet { winograd = makePlan() } }
-    public var usesDirect3x3: Bool { direct3x3 && ConvPlan.direct3x3(self, requested: algorithm) }
-    /// `Kernels.packDirect3x3`'s weights of the pass in progress.
-    let directWeights = Tensor(shape: [0])
+    /// Forward and ∂input of the layers `ConvPlan.blocked` picks by the register-blocked kernel
+    /// (`Kernels.blockedConvolution`); `blockedKernel` off gives them to Winograd or GEMM (tests).
+    public var blockedKernel = true { didSet { winograd = makePlan() } }
+    public var usesBlockedKernel: Bool { blockedKernel && ConvPlan.blocked(self, requested: algorithm) }
+    /// `Kernels.packBlockedConvolution`'s weights of the pass in progress.
+    let blockedWeights = Tensor(shape: [0])
 
     private var usesPlaneWeightGradient: Bool {
         planeWeightGradient && groups == 1 && geometry.kernel == 3 && geometry.padding == 1 && geometry.isSameStride1
@@ -201,10 +201,10 @@ public final class Conv2d: Layer {
     /// Floats one worker's workspace takes for a batch of `n` (tests of the bound).
     public func workspaceFloats(batch n: Int, threads: Int = 1) -> Int {
         var gemm = workspaceLayout(images: chunkImages(batch: n, threads: threads)).total
-        if usesDirect3x3 {
+        if usesBlockedKernel {
             let g = geometry
-            gemm = Swift.max(gemm, Kernels.direct3x3ScratchFloats(inChannels: Swift.max(inChannels, outChannels),
-                                                                   height: g.height, width: g.width))
+            gemm = Swift.max(gemm, Kernels.blockedScratchFloats(inChannels: Swift.max(inChannels, outChannels),
+                                                                kernel: g.kernel, height: g.height, width: g.width))
         }
         guard let winograd else { return gemm }
         let tiles = winograd.workspaceFloats(batch: n, threads: threads)
@@ -229,9 +229,9 @@ public final class Conv2d: Layer {
             winograd.forward(xs, batch: n, weight: w, bias: bv, relu: fusedReLU, into: ys, pool: ctx.pool)
             return y
         }
-        if usesDirect3x3 {
-            directPass(xs, batch: n, outChannels: outChannels, inChannels: inChannels, flipped: false, bias: bv,
-                       relu: fusedReLU, into: ys, pool: ctx.pool)
+        if usesBlockedKernel {
+            blockedPass(xs, batch: n, outChannels: outChannels, inChannels: inChannels, flipped: false, bias: bv,
+                        relu: fusedReLU, into: ys, pool: ctx.pool)
             return y
         }
         let pool = ctx.pool
@@ -316,11 +316,11 @@ public final class Conv2d: Layer {
                 return propagate ? gx : noInputGradient
             }
         }
-        if usesDirect3x3 && propagate {
-            directPass(gys, batch: n, outChannels: inChannels, inChannels: outChannels, flipped: true, bias: nil,
-                       relu: false, into: gx.data, pool: pool)
+        if usesBlockedKernel && propagate {
+            blockedPass(gys, batch: n, outChannels: inChannels, inChannels: outChannels, flipped: true, bias: nil,
+                        relu: false, into: gx.data, pool: pool)
         }
-        gemmBackward(xs, gys, batch: n, inputGradient: propagate && winograd == nil && !usesDirect3x3, pool: pool)
+        gemmBackward(xs, gys, batch: n, inputGradient: propagate && winograd == nil && !usesBlockedKernel, pool: pool)
         return propagate ? gx : noInputGradient
     }
 

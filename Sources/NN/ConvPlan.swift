@@ -8,7 +8,7 @@ public enum ConvPlan {
     /// The Winograd tile m for `conv`, or nil for GEMM.
     static func winogradTile(_ conv: Conv2d, requested: ConvAlgorithm) -> Int? {
         let g = conv.geometry
-        guard requested != .gemm, g.kernel == 3, g.stride == 1, g.padding == 1, conv.groups == 1, !conv.usesDirect3x3
+        guard requested != .gemm, g.kernel == 3, g.stride == 1, g.padding == 1, conv.groups == 1, !conv.usesBlockedKernel
         else { return nil }
         switch requested {
         case .winogradF4: return 4
@@ -17,16 +17,19 @@ public enum ConvPlan {
         }
     }
 
-    /// Whether `conv` runs its forward and ∂input by the direct 3×3 kernel (CKernels/direct3x3.c)
-    /// under `auto`: 3×3, stride 1, padding 1, ungrouped, maps of whole 16-float vectors, and at
-    /// most 12 output channels (DenseNet's growth) or fewer than 16 inputs (first layers, where
-    /// Winograd does not pay). Measured, batch 128, 1 thread, forward: 48→12 at 32×32 100 GF/s
-    /// direct against 60 by Winograd; 3→16 81 against 34 by GEMM; but 16→16 at 32×32 85 against
-    /// Winograd's 93 (effective), so wider layers keep Winograd.
-    static func direct3x3(_ conv: Conv2d, requested: ConvAlgorithm) -> Bool {
+    /// Whether `conv` runs its forward and ∂input by the register-blocked kernel (CKernels/blocked.c)
+    /// under `auto`: ungrouped, maps of whole 16-float vectors, and
+    /// - 3×3 stride 1 padding 1 with at most 12 output channels (DenseNet's growth) or fewer than 16
+    ///   inputs (first layers, where Winograd does not pay). Measured, batch 128, 1 thread, forward:
+    ///   48→12 at 32×32 94 GF/s against 60 by Winograd; 3→16 86 against 34 by GEMM; but 16→16 at
+    ///   32×32 85 against Winograd's 93 (effective), so wider layers keep Winograd;
+    /// - pointwise with at most 64 outputs (DenseNet's bottleneck of 48: OpenBLAS ran its 48-row
+    ///   GEMMs at 34–60 GF/s).
+    static func blocked(_ conv: Conv2d, requested: ConvAlgorithm) -> Bool {
         let g = conv.geometry
-        guard requested == .auto, g.kernel == 3, g.stride == 1, g.padding == 1, g.isSameStride1, conv.groups == 1,
-              g.inPixels % 16 == 0 else { return false }
+        guard requested == .auto, conv.groups == 1, g.inPixels % 16 == 0 else { return false }
+        if g.isPointwise { return conv.outChannels <= 64 }
+        guard g.kernel == 3, g.stride == 1, g.padding == 1, g.isSameStride1 else { return false }
         return conv.outChannels <= 12 || conv.inChannels < 16
     }
 

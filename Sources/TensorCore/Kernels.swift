@@ -249,28 +249,33 @@ extension Kernels {
     }
 
     /// y (k planes per image, `yImage` floats apart) = relu?(bias + the 3×3 stride-1 padding-1
-    /// convolution of x (c planes, `xImage` apart)) over `images` images whose h·w is a multiple
-    /// of 16, computed directly (CKernels/direct3x3.c). `packed` comes from `packDirect3x3`;
-    /// `scratch` holds `direct3x3ScratchFloats` floats.
-    public static func direct3x3(outChannels k: Int, inChannels c: Int, images: Int, height h: Int, width w: Int,
-                                 _ x: UnsafePointer<Float>, xImage: Int, packed: UnsafePointer<Float>,
-                                 bias: UnsafePointer<Float>?, relu: Bool, into y: UnsafeMutablePointer<Float>, yImage: Int,
-                                 scratch: UnsafeMutablePointer<Float>) {
-        ck_direct3x3(Int32(k), Int32(c), Int32(images), Int32(h), Int32(w), x, xImage, packed, bias, relu ? 1 : 0,
-                     y, yImage, scratch)
+    /// (`kernel` 3) or pointwise (`kernel` 1) convolution of x (c planes, `xImage` apart)) over
+    /// `images` images whose h·w is a multiple of 16, with register-blocked accumulators
+    /// (CKernels/blocked.c). `packed` comes from `packBlockedConvolution`; `scratch` holds
+    /// `blockedScratchFloats` floats.
+    public static func blockedConvolution(outChannels k: Int, inChannels c: Int, kernel: Int, images: Int,
+                                          height h: Int, width w: Int, _ x: UnsafePointer<Float>, xImage: Int,
+                                          packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool,
+                                          into y: UnsafeMutablePointer<Float>, yImage: Int,
+                                          scratch: UnsafeMutablePointer<Float>) {
+        ck_blocked_conv(Int32(k), Int32(c), Int32(kernel), Int32(images), Int32(h), Int32(w), x, xImage, packed, bias,
+                        relu ? 1 : 0, y, yImage, scratch)
     }
 
-    /// `direct3x3`'s weights for k outputs from c inputs, from w (k, c, 3, 3); `flipped`: the input
-    /// gradient's kernel of a layer with weights (c, k, 3, 3) (taps reversed, roles swapped).
-    public static func packDirect3x3(outChannels k: Int, inChannels c: Int, _ w: UnsafePointer<Float>, flipped: Bool,
-                                     into packed: UnsafeMutablePointer<Float>) {
-        ck_direct3x3_pack(Int32(k), Int32(c), w, flipped ? 1 : 0, packed)
+    /// `blockedConvolution`'s weights for k outputs from c inputs, from w (k, c, kernel, kernel);
+    /// `flipped`: the input gradient's kernel of a layer with weights (c, k, kernel, kernel)
+    /// (taps reversed, roles swapped).
+    public static func packBlockedConvolution(outChannels k: Int, inChannels c: Int, kernel: Int, _ w: UnsafePointer<Float>,
+                                              flipped: Bool, into packed: UnsafeMutablePointer<Float>) {
+        ck_blocked_conv_pack(Int32(k), Int32(c), Int32(kernel), w, flipped ? 1 : 0, packed)
     }
 
-    /// Floats of `packDirect3x3`'s output and of `direct3x3`'s scratch.
-    public static func direct3x3PackedFloats(outChannels k: Int, inChannels c: Int) -> Int { ck_direct3x3_packed(Int32(k), Int32(c)) }
-    public static func direct3x3ScratchFloats(inChannels c: Int, height h: Int, width w: Int) -> Int {
-        ck_direct3x3_scratch(Int32(c), Int32(h), Int32(w))
+    /// Floats of `packBlockedConvolution`'s output and of `blockedConvolution`'s scratch.
+    public static func blockedPackedFloats(outChannels k: Int, inChannels c: Int, kernel: Int) -> Int {
+        ck_blocked_conv_packed(Int32(k), Int32(c), Int32(kernel))
+    }
+    public static func blockedScratchFloats(inChannels c: Int, kernel: Int, height h: Int, width w: Int) -> Int {
+        ck_blocked_conv_scratch(Int32(c), Int32(kernel), Int32(h), Int32(w))
     }
 
     /// 2×2 stride-2 average pool of one plane of even height and width (row stride `width`),

@@ -9,7 +9,7 @@ final class Conv2dTests: XCTestCase {
     struct Case {
         var n = 2, c = 4, h = 7, w = 6, out = 6, k = 3, stride = 1, pad = 1, groups = 1, bias = true
         var chunkColumns = 2048, directMinPixels = 64, transposedGradient = true, planeWeightGradient = true
-        var algorithm = ConvAlgorithm.auto, threads = 1, winogradWorkspace: Int? = nil, direct3x3 = true
+        var algorithm = ConvAlgorithm.auto, threads = 1, winogradWorkspace: Int? = nil, blockedKernel = true
     }
 
     /// Every execution path: chunks of several images, one image per chunk, groups, depthwise,
@@ -49,23 +49,28 @@ final class Conv2dTests: XCTestCase {
         for (label, t) in cases { check(label, t) }
     }
 
-    /// The direct 3×3 kernel (layers with few outputs or few inputs under `auto`): blocks of 12
-    /// and of 8 output channels, ragged last blocks, maps of one vector (the single-vector tail),
-    /// several workers, no bias; and the same layers with it switched off (Winograd or GEMM).
-    func testDirect3x3MatchesDirectConvolution() {
+    /// The register-blocked kernel (layers with few outputs or few inputs under `auto`), 3×3 and
+    /// pointwise: blocks of 12 and of 8 output channels, ragged last blocks, maps of one vector (the
+    /// single-vector tail), several workers, no bias; and the same layers with it switched off.
+    func testBlockedKernelMatchesDirectConvolution() {
         let cases: [(String, Case)] = [
-            ("12 outputs (one block of 12), 2 workers", Case(n: 3, c: 20, h: 8, w: 8, out: 12, threads: 2)),
-            ("10 outputs (blocks of 8, ragged)", Case(n: 2, c: 5, h: 4, w: 8, out: 10)),
-            ("3 inputs, 16 outputs, 4x4 map (one vector)", Case(n: 3, c: 3, h: 4, w: 4, out: 16, bias: false)),
-            ("3 inputs, 24 outputs, 6x16 map", Case(n: 2, c: 3, h: 6, w: 16, out: 24, threads: 3)),
-            ("off: 12 outputs by Winograd", Case(n: 3, c: 20, h: 8, w: 8, out: 12, direct3x3: false)),
+            ("3x3, 12 outputs (one block of 12), 2 workers", Case(n: 3, c: 20, h: 8, w: 8, out: 12, threads: 2)),
+            ("3x3, 10 outputs (blocks of 8, ragged)", Case(n: 2, c: 5, h: 4, w: 8, out: 10)),
+            ("3x3, 3 inputs, 16 outputs, 4x4 map (one vector)", Case(n: 3, c: 3, h: 4, w: 4, out: 16, bias: false)),
+            ("3x3, 3 inputs, 24 outputs, 6x16 map", Case(n: 2, c: 3, h: 6, w: 16, out: 24, threads: 3)),
+            ("3x3 off: 12 outputs by Winograd", Case(n: 3, c: 20, h: 8, w: 8, out: 12, blockedKernel: false)),
+            ("1x1, 48 outputs from 30", Case(n: 3, c: 30, h: 8, w: 4, out: 48, k: 1, pad: 0, threads: 2)),
+            ("1x1, 20 outputs, 4x4 map", Case(n: 2, c: 7, h: 4, w: 4, out: 20, k: 1, pad: 0, bias: false)),
+            ("1x1 off: by GEMM on the planes", Case(n: 3, c: 30, h: 8, w: 4, out: 48, k: 1, pad: 0, directMinPixels: 1,
+                                                    blockedKernel: false)),
         ]
         for (label, t) in cases {
             let store = ParameterStore()
-            let conv = try! Conv2d(at: store.scope("c"), inputShape: [t.c, t.h, t.w], outChannels: t.out, kernel: 3, padding: 1)
-            conv.direct3x3 = t.direct3x3
-            XCTAssertEqual(conv.usesDirect3x3, t.direct3x3, "\(label): the plan's choice")
-            check(label, t, winogradTile: t.direct3x3 ? nil : 2)
+            let conv = try! Conv2d(at: store.scope("c"), inputShape: [t.c, t.h, t.w], outChannels: t.out, kernel: t.k,
+                                   padding: t.pad)
+            conv.blockedKernel = t.blockedKernel
+            XCTAssertEqual(conv.usesBlockedKernel, t.blockedKernel, "\(label): the plan's choice")
+            check(label, t, winogradTile: t.blockedKernel || t.k == 1 ? nil : 2)
         }
     }
 
@@ -101,7 +106,7 @@ final class Conv2dTests: XCTestCase {
         conv.transposedGradient = t.transposedGradient
         conv.planeWeightGradient = t.planeWeightGradient
         conv.algorithm = t.algorithm
-        conv.direct3x3 = t.direct3x3
+        conv.blockedKernel = t.blockedKernel
         if let v = t.winogradWorkspace { conv.winogradWorkspace = v }
         XCTAssertEqual(conv.winogradTile, winogradTile, "\(label): algorithm")
         let x = Self.random([t.n, t.c, t.h, t.w], seed: 1)

@@ -71,13 +71,14 @@ void ck_relu_mask_sums(int images, int channels, int spatial, const float *g, co
  * (every input written), with the arithmetic of the scalar loops (see pooling.c). */
 void ck_avgpool2x2(const float *src, int width, float *dst, int out_height, int out_width);
 void ck_avgpool2x2_backward(const float *gy, int out_height, int out_width, float *dst, int width);
-/* A 3×3, stride-1, padding-1 convolution computed directly (see direct3x3.c): y (k planes per image, `ys`
- * apart) = relu?(bias + conv(x (c planes, `xs` apart), packed weights)) for `images` images whose h·w is a
- * multiple of 16. Weights packed by ck_direct3x3_pack (ck_direct3x3_packed floats; `flipped` packs the
- * input gradient's kernel of a layer with k inputs and c outputs); `scratch`: ck_direct3x3_scratch floats. */
-size_t ck_direct3x3_scratch(int c, int h, int w);
-size_t ck_direct3x3_packed(int k, int c);
-void ck_direct3x3_pack(int k, int c, const float *w, int flipped, float *packed);
-void ck_direct3x3(int k, int c, int images, int h, int w, const float *x, size_t xs, const float *packed,
-                  const float *bias, int relu, float *y, size_t ys, float *scratch);
+/* A 3×3 stride-1 padding-1 (kernel 3) or pointwise (kernel 1) ungrouped convolution with register-
+ * blocked accumulators (see blocked.c): y (k planes per image, `ys` apart) = relu?(bias + conv(x (c planes,
+ * `xs` apart), packed weights)) for `images` images whose h·w is a multiple of 16. Weights packed by
+ * ck_blocked_conv_pack (ck_blocked_conv_packed floats; `flipped` packs the input gradient's kernel of a
+ * layer with k inputs and c outputs); `scratch`: ck_blocked_conv_scratch floats. */
+size_t ck_blocked_conv_scratch(int c, int kernel, int h, int w);
+size_t ck_blocked_conv_packed(int k, int c, int kernel);
+void ck_blocked_conv_pack(int k, int c, int kernel, const float *w, int flipped, float *packed);
+void ck_blocked_conv(int k, int c, int kernel, int images, int h, int w, const float *x, size_t xs,
+                     const float *packed, const float *bias, int relu, float *y, size_t ys, float *scratch);
 #endif

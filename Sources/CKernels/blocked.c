@@ -1,0 +1,159 @@
+/* Convolutions computed directly with register-blocked accumulators, for the layers where neither
+ * Winograd nor an im2col GEMM has enough rows to work with: 3×3 stride-1 padding-1 layers with few
+ * output channels (DenseNet's growth of 12, and its input gradient from 12 channels, 3-channel first
+ * layers), and pointwise (1×1 stride-1 unpadded) layers with few outputs (DenseNet's bottleneck of
+ * 48, whose GEMM is 48 rows tall):
+ *   y[o][p] = relu?(bias[o] + Σ_ci Σ_t w[o][ci][t] · x[ci][p shifted by t]),  t over 9 taps or 1.
+ *
+ * A 3×3 layer reads its taps from the three shifted copies of every input channel of the image
+ * (shifted.h), a pointwise one its image repacked by blocks of pixels. For each block of R output channels
+ * and each 32 output pixels, R × 2 vectors of accumulators take, channel by channel and tap by tap,
+ * one fused multiply-add per output channel with the tap's two input vectors (the R weights of a
+ * tap are contiguous in the packed layout, broadcast from L1). Each output sums its c·taps terms in
+ * the same order whatever the image split, at every SIMD level. */
+#include "shifted.h"
+
+#pragma clang fp contract(off)
+
+/* Output channels per register block: 12 for counts divisible by 12 (DenseNet), else 8. */
+static int block_rows(int k) { return k % 12 == 0 ? 12 : 8; }
+
+/* The copies of every input channel (3×3) or the image repacked by pixel blocks (pointwise), then a
+ * spare plane for the rows of a last, partial block. */
+size_t ck_blocked_conv_scratch(int c, int kernel, int h, int w) {
+    return (kernel == 3 ? (size_t)c * 3 * copy_length(h, w) : (size_t)c * h * w) + (size_t)h * w;
+}
+
+size_t ck_blocked_conv_packed(int k, int c, int kernel) {
+    int r = block_rows(k);
+    return (size_t)((k + r - 1) / r) * c * kernel * kernel * r;
+}
+
+/* packed[block][ci][t][r] = w[block·R + r][ci][t] (0 past k); `flipped`: the kernel of the input
+ * gradient, a convolution from the layer's k outputs to its c inputs with the taps reversed:
+ * here k is the layer's input channel count and c its output channel count. */
+void ck_blocked_conv_pack(int k, int c, int kernel, const float *w, int flipped, float *packed) {
+    int R = block_rows(k), T = kernel * kernel;
+    size_t total = ck_blocked_conv_packed(k, c, kernel);
+    for (size_t i = 0; i < total; i++) packed[i] = 0;
+    for (int o = 0; o < k; o++)
+        for (int ci = 0; ci < c; ci++)
+            for (int t = 0; t < T; t++) {
+                float v = flipped ? w[((size_t)ci * k + o) * T + T - 1 - t] : w[((size_t)o * c + ci) * T + t];
+                packed[(((size_t)(o / R) * c + ci) * T + t) * R + o % R] = v;
+            }
+}
+
+/* V (1 or 2) vectors of 16 output pixels from q on, R output channels into the rows `out[r]`.
+ * Every loop over the accumulators is unrolled and indexes them by constants only (rows past the
+ * layer's last channel are written to a spare plane), so they stay in registers: indexing them by a
+ * run-time row count put them on the stack, 4× slower. */
+#define UNROLL _Pragma("clang loop unroll(full)")
+#define BLOCK(R, V, T)                                                                                    \
+    BODY void block##R##_##V##_##T(int c, int w, const float *base, size_t cs, size_t L,              \
+                                   const float *wt, const float *bv, int relu, int q, float *const *out) { \
+        vf16 a0[R], a1[R];                                                                             \
+        UNROLL for (int r = 0; r < R; r++) { a0[r] = SPLAT(bv[r]); a1[r] = a0[r]; }                    \
+        const float *cp = base;                                                                        \
+        for (int ci = 0; ci < c; ci++, cp += cs, wt += T * R) {                                        \
+            UNROLL for (int t = 0; t < T; t++) {                                                       \
+                const float *src = T == 9 ? cp + (t % 3) * L + (t / 3) * w : cp;                       \
+                vf16 x0 = *(const vf16 *)src, x1 = V == 2 ? *(const vf16 *)(src + 16) : x0;           \
+                const float *wr = wt + t * R;                                                          \
+                UNROLL for (int r = 0; r < R; r++) {                                                   \
+                    vf16 b = SPLAT(wr[r]);                                                             \
+                    a0[r] = __builtin_elementwise_fma(b, x0, a0[r]);                                   \
+                    if (V == 2) a1[r] = __builtin_elementwise_fma(b, x1, a1[r]);                       \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+        const vf16 zero = { 0 };                                                                       \
+        UNROLL for (int r = 0; r < R; r++) {                                                           \
+            vf16 o0 = a0[r], o1 = a1[r];                                                               \
+            if (relu) { o0 = (vf16)((vi16)o0 & (o0 > zero)); o1 = (vf16)((vi16)o1 & (o1 > zero)); }    \
+            *(vf16 *)(out[r] + q) = o0;                                                                \
+            if (V == 2) *(vf16 *)(out[r] + q + 16) = o1;                                               \
+        }                                                                                              \
+    }
+
+typedef int vi16 __attribute__((vector_size(64), aligned(4)));
+BLOCK(12, 2, 9)
+BLOCK(12, 1, 9)
+BLOCK(8, 2, 9)
+BLOCK(8, 1, 9)
+BLOCK(12, 2, 1)
+BLOCK(12, 1, 1)
+BLOCK(8, 2, 1)
+BLOCK(8, 1, 1)
+
+/* One image: for each 32 output pixels (16 for a last half block), every block of R output
+ * channels in turn, so the pixels' inputs stay in L1 across the blocks (an image's worth of them
+ * is hundreds of KB). 3×3: the copies, pixel q at q; pointwise: the packed image, block q at q·c.
+ * One entry point per block height: with all the blocks inlined into one function the compiler
+ * spilled accumulators. */
+#define CONV(R, T)                                                                                     \
+    BODY void conv##R##_##T##_body(int k, int c, int h, int w, const float *planes, size_t cs, size_t L, \
+                                   const float *packed, const float *bias, int relu, float *y, float *spare) { \
+        int p = h * w;                                                                                 \
+        for (int q = 0; q < p; q += 32) {                                                              \
+            int two = q + 32 <= p;                                                                     \
+            const float *base = T == 9 ? planes + q : planes + (size_t)q * c;                          \
+            size_t stride = T == 9 ? cs : two ? 32 : 16;                                               \
+            for (int o = 0; o < k; o += R) {                                                           \
+                float bv[R], *out[R];                                                                  \
+                for (int r = 0; r < R; r++) {                                                          \
+                    bv[r] = bias && o + r < k ? bias[o + r] : 0.0f;                                    \
+                    out[r] = o + r < k ? y + (size_t)(o + r) * p : spare;                              \
+                }                                                                                      \
+                const float *wt = packed + (size_t)(o / R) * c * T * R;                                \
+                if (two) block##R##_2_##T(c, w, base, stride, L, wt, bv, relu, q, out);                \
+                else block##R##_1_##T(c, w, base, stride, L, wt, bv, relu, q, out);                    \
+            }                                                                                          \
+        }                                                                                              \
+    }                                                                                                  \
+    VARIANTS(conv##R##_##T, (int k, int c, int h, int w, const float *planes, size_t cs, size_t L,     \
+                             const float *packed, const float *bias, int relu, float *y, float *spare), \
+             (k, c, h, w, planes, cs, L, packed, bias, relu, y, spare))
+CONV(12, 9)
+CONV(8, 9)
+CONV(12, 1)
+CONV(8, 1)
+
+BODY void copies_body(int c, int h, int w, const float *x, float *s, size_t L) {
+    shifted_copies(c, h, w, x, (size_t)h * w, s, L);
+}
+VARIANTS(copies, (int c, int h, int w, const float *x, float *s, size_t L), (c, h, w, x, s, L))
+
+/* A pointwise layer's input repacked by pixel blocks: block q (32 pixels, 16 for a last half block)
+ * holds each channel's pixels of the block contiguously, at q·c. Read straight from the planes, the
+ * c rows of a block are 4 KB apart on 32×32 maps, all in one L1 set: 2× slower from 64 channels. */
+BODY void pack_pixels_body(int c, int p, const float *x, float *dst) {
+    for (int q = 0; q < p; q += 32) {
+        int width = q + 32 <= p ? 32 : 16;
+        float *d = dst + (size_t)q * c;
+        for (int ci = 0; ci < c; ci++, d += width)
+            for (int j = 0; j < width; j++) d[j] = x[(size_t)ci * p + q + j];
+    }
+}
+VARIANTS(pack_pixels, (int c, int p, const float *x, float *dst), (c, p, x, dst))
+
+void ck_blocked_conv(int k, int c, int kernel, int images, int h, int w, const float *x, size_t xs,
+                     const float *packed, const float *bias, int relu, float *y, size_t ys, float *scratch) {
+    int R = block_rows(k), p = h * w;
+    size_t L = copy_length(h, w), cs = kernel == 3 ? 3 * L : (size_t)p;
+    float *spare = scratch + (kernel == 3 ? (size_t)c * 3 * L : (size_t)c * p);
+    for (int i = 0; i < images; i++) {
+        const float *planes = x + i * xs;
+        if (kernel == 3) copies(c, h, w, planes, scratch, L);
+        else pack_pixels(c, p, planes, scratch);
+        planes = scratch;
+        float *out = y + i * ys;
+        if (kernel == 3) {
+            if (R == 12) conv12_9(k, c, h, w, planes, cs, L, packed, bias, relu, out, spare);
+            else conv8_9(k, c, h, w, planes, cs, L, packed, bias, relu, out, spare);
+        } else {
+            if (R == 12) conv12_1(k, c, h, w, planes, cs, L, packed, bias, relu, out, spare);
+            else conv8_1(k, c, h, w, planes, cs, L, packed, bias, relu, out, spare);
+        }
+    }
+}
