@@ -19,10 +19,12 @@ public enum ConvPlan {
 
     /// Whether `conv` runs its forward and ∂input by the register-blocked kernel (CKernels/blocked.c)
     /// under `auto`: ungrouped, maps of whole 16-float vectors, and
-    /// - 3×3 stride 1 padding 1 with at most 12 output channels (DenseNet's growth) or fewer than 16
-    ///   inputs (first layers, where Winograd does not pay). Measured, batch 128, 1 thread, forward:
-    ///   48→12 at 32×32 94 GF/s against 60 by Winograd; 3→16 86 against 34 by GEMM; but 16→16 at
-    ///   32×32 85 against Winograd's 93 (effective), so wider layers keep Winograd;
+    /// - 3×3 stride 1 padding 1 with at most 32 output channels or fewer than 16 inputs (first
+    ///   layers, where Winograd does not pay). Measured, batch 128, 1 thread, forward, the two
+    ///   alternating in one session: DenseNet's 48→12 at 32×32 14.5 ms (94 GF/s) against 22.5 by
+    ///   Winograd; 3→16 86 GF/s against 34 by GEMM; ResNet-20's 16→16 at 32×32 4.9–6.2 ms against
+    ///   5.6–7.9, 32→32 at 16×16 level (4.2–6.0 against 4.3–6.0); 64→64 at 8×8 stays Winograd
+    ///   (3.7–3.9 ms against 4.2 here);
     /// - pointwise with at most 64 outputs (DenseNet's bottleneck of 48: OpenBLAS ran its 48-row
     ///   GEMMs at 34–60 GF/s).
     static func blocked(_ conv: Conv2d, requested: ConvAlgorithm) -> Bool {
@@ -30,7 +32,7 @@ public enum ConvPlan {
         guard requested == .auto, conv.groups == 1, g.inPixels % 16 == 0 else { return false }
         if g.isPointwise { return conv.outChannels <= 64 }
         guard g.kernel == 3, g.stride == 1, g.padding == 1, g.isSameStride1 else { return false }
-        return conv.outChannels <= 12 || conv.inChannels < 16
+        return conv.outChannels <= 32 || conv.inChannels < 16
     }
 
     /// Whether a Winograd layer computes ∂weight in the Winograd domain too (`winograd`,
