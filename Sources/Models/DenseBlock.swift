@@ -68,6 +68,9 @@ public final class DenseBlock: Layer {
     private let gMid = Tensor(shape: [0])     // (N, bnSize·k, H, W) gradient at conv1's output, shared by all layers
     private let gx = Tensor(shape: [0])       // (N, C₀, H, W)
     private let features: Tensor?             // (N, c_l, H, W) BN-ReLU output of the current layer, shared
+    /// The batch statistics of the block buffer's channels, computed by the first norm1 that reads
+    /// each and taken by the later ones (the channels do not change during a forward; exact).
+    private let statistics: BatchStatisticsCache
 
     /// A block of these layers (BN folding passes folded ones): layer l reads C₀ + l·k channels
     /// and adds k. `features`: the tensor the layers' norm1 were built to share as output, or nil.
@@ -83,6 +86,8 @@ public final class DenseBlock: Layer {
         self.name = name; self.inputShape = inputShape; self.growth = k
         denseLayers = layers; self.features = features
         outputShape = [c0 + layers.count * k, h, w]
+        statistics = BatchStatisticsCache(channels: outputShape[0])
+        for layer in layers { layer.norm1.statisticsCache = statistics }
     }
 
     /// torchvision's `_DenseBlock` at `scope`: `denselayer1` ... `denselayer<count>`.
@@ -108,6 +113,7 @@ public final class DenseBlock: Layer {
         block.resize([n] + outputShape)
         features?.resize([n, denseLayers.last!.inChannels, inputShape[1], inputShape[2]])  // capacity for the widest
         Concat.copyChannels(from: x, channelOffset: 0, into: block, channelOffset: 0, count: c0)
+        statistics.reset()
         for layer in denseLayers {
             let c = layer.inChannels
             var h = ctx.timed(layer.norm1, .forward) { layer.norm1.forward(prefixOf: block, ctx) }   // (N, c, H, W)

@@ -37,6 +37,9 @@ public final class BatchNorm: Layer {
     public let batchesTracked: Counter
     /// True when the output lives in a tensor shared with other layers (see init).
     public let sharesOutput: Bool
+    /// Statistics shared with the other BatchNorms of a buffer whose prefixes they read (a dense
+    /// block); used in training without sync BN.
+    public var statisticsCache: BatchStatisticsCache?
     /// "batchnorm2d", "batchnorm1d", with "+relu" when fused.
     public var kind: String { (inputShape.count == 3 ? "batchnorm2d" : "batchnorm1d") + (relu ? "+relu" : "") }
 
@@ -124,10 +127,13 @@ public final class BatchNorm: Layer {
             }
             // Channels are independent: one worker does a block's statistics and apply while its
             // planes are in cache, each channel in the same order whatever the thread count.
+            let known = ctx.training ? reuseCachedStatistics() : 0
             forEachBlock(images: n, streams: 1, ctx) { ks in
-                if ctx.training { batchStatistics(x, channels: ks) }
+                let fresh = Swift.min(Swift.max(ks.lowerBound, known), ks.upperBound)..<ks.upperBound
+                if ctx.training && !fresh.isEmpty { batchStatistics(x, channels: fresh) }
                 apply(x, channels: ks)
             }
+            if ctx.training, let cache = statisticsCache { cache.known = Swift.max(cache.known, c) }
         }
         if ctx.training { batchesTracked.value += 1 }
         return y
@@ -182,8 +188,19 @@ public final class BatchNorm: Layer {
         Kernels.moments(b, p, xImage: stride, shift: mean + k0, s1: unused, s2: sums + c + k0)
         for k in ks {
             let m = sums[k] / Double(count), d = m - Double(mean[k])
-            finishChannel(k, mean: m, variance: Swift.max(sums[c + k] / Double(count) - d * d, 0))
+            let v = Swift.max(sums[c + k] / Double(count) - d * d, 0)
+            finishChannel(k, mean: m, variance: v)
+            if let cache = statisticsCache, k < cache.capacity { cache.mean[k] = m; cache.variance[k] = v }
         }
+    }
+
+    /// Takes the statistics of the channels the cache already holds (running stats updated as if
+    /// computed here); returns how many.
+    private func reuseCachedStatistics() -> Int {
+        guard let cache = statisticsCache else { return 0 }
+        let known = Swift.min(cache.known, channels)
+        for k in 0..<known { finishChannel(k, mean: cache.mean[k], variance: cache.variance[k]) }
+        return known
     }
 
     /// Sync BN, the shifted sums Σ(x−K), Σ(x−K)² of the channels `ks` into `reduce`, K = running
