@@ -15,8 +15,18 @@
 
 #pragma clang fp contract(off)
 
-/* Output channels per register block: 12 for counts divisible by 12 (DenseNet), else 8. */
-static int block_rows(int k) { return k % 12 == 0 ? 12 : 8; }
+/* The register block per SIMD level: R output channels (the packed weights' block height) × V
+ * vectors of 16 pixels. R × V vectors of accumulators, the V inputs and the broadcast weight must
+ * fit the register file: AVX-512 has 32 registers of 16 floats (12 × 2 or 8 × 2); AVX2 and SSE
+ * have 16 of 8 or 4, a vector taking two or four (6 × 1, or 4 × 1 for counts 6 does not divide).
+ * Blocks of 12 × 2 on AVX2 spilled their accumulators to the stack and ran at a third of the rate.
+ * The shape changes which outputs share a block, never an output's sum: the same bits everywhere. */
+typedef struct { int rows, vectors; } block_shape;
+static block_shape shape_for(int k) {
+    if (ck_register_shapes() == 2) return (block_shape){ k % 12 == 0 ? 12 : 8, 2 };
+    return (block_shape){ k % 6 == 0 ? 6 : 4, 1 };
+}
+static int block_rows(int k) { return shape_for(k).rows; }
 
 /* The copies of every input channel (3×3) or the image repacked by pixel blocks (pointwise), then a
  * spare plane for the rows of a last, partial block. */
@@ -77,28 +87,27 @@ void ck_blocked_conv_pack(int k, int c, int kernel, const float *w, int flipped,
     }
 
 typedef int vi16 __attribute__((vector_size(64), aligned(4)));
-BLOCK(12, 2, 9)
-BLOCK(12, 1, 9)
-BLOCK(8, 2, 9)
-BLOCK(8, 1, 9)
-BLOCK(12, 2, 1)
-BLOCK(12, 1, 1)
-BLOCK(8, 2, 1)
-BLOCK(8, 1, 1)
+#define BLOCKS(R) BLOCK(R, 2, 9) BLOCK(R, 1, 9) BLOCK(R, 2, 1) BLOCK(R, 1, 1)
+BLOCKS(12)
+BLOCKS(8)
+BLOCKS(6)
+BLOCKS(4)
 
-/* One image: for each 32 output pixels (16 for a last half block), every block of R output
+/* One image: for each 16·V output pixels (16 for a last partial step), every block of R output
  * channels in turn, so the pixels' inputs stay in L1 across the blocks (an image's worth of them
- * is hundreds of KB). 3×3: the copies, pixel q at q; pointwise: the packed image, block q at q·c.
- * One entry point per block height: with all the blocks inlined into one function the compiler
+ * is hundreds of KB). 3×3: the copies, pixel q at q; pointwise: the image packed by 32-pixel
+ * blocks, block b at b·c (its channel rows 32 floats apart, 16 in a last half block).
+ * One entry point per block shape: with all the blocks inlined into one function the compiler
  * spilled accumulators. */
-#define CONV(R, T)                                                                                     \
-    BODY void conv##R##_##T##_body(int k, int c, int h, int w, const float *planes, size_t cs, size_t L, \
-                                   const float *packed, const float *bias, int relu, float *y, float *spare) { \
+#define CONV(R, V, T)                                                                                  \
+    BODY void conv##R##_##V##_##T##_body(int k, int c, int h, int w, const float *planes, size_t cs, size_t L, \
+                                         const float *packed, const float *bias, int relu, float *y, float *spare) { \
         int p = h * w;                                                                                 \
-        for (int q = 0; q < p; q += 32) {                                                              \
-            int two = q + 32 <= p;                                                                     \
-            const float *base = T == 9 ? planes + q : planes + (size_t)q * c;                          \
-            size_t stride = T == 9 ? cs : two ? 32 : 16;                                               \
+        for (int q = 0; q < p; q += 16 * V) {                                                          \
+            int whole = V == 2 && q + 32 <= p;                                                         \
+            int qb = q / 32 * 32;                                                                      \
+            const float *base = T == 9 ? planes + q : planes + (size_t)qb * c + (q - qb);              \
+            size_t stride = T == 9 ? cs : qb + 32 <= p ? 32 : 16;                                      \
             for (int o = 0; o < k; o += R) {                                                           \
                 float bv[R], *out[R];                                                                  \
                 for (int r = 0; r < R; r++) {                                                          \
@@ -106,18 +115,34 @@ BLOCK(8, 1, 1)
                     out[r] = o + r < k ? y + (size_t)(o + r) * p : spare;                              \
                 }                                                                                      \
                 const float *wt = packed + (size_t)(o / R) * c * T * R;                                \
-                if (two) block##R##_2_##T(c, w, base, stride, L, wt, bv, relu, q, out);                \
+                if (whole) block##R##_2_##T(c, w, base, stride, L, wt, bv, relu, q, out);              \
                 else block##R##_1_##T(c, w, base, stride, L, wt, bv, relu, q, out);                    \
             }                                                                                          \
         }                                                                                              \
     }                                                                                                  \
-    VARIANTS(conv##R##_##T, (int k, int c, int h, int w, const float *planes, size_t cs, size_t L,     \
-                             const float *packed, const float *bias, int relu, float *y, float *spare), \
+    VARIANTS(conv##R##_##V##_##T, (int k, int c, int h, int w, const float *planes, size_t cs, size_t L, \
+                                   const float *packed, const float *bias, int relu, float *y, float *spare), \
              (k, c, h, w, planes, cs, L, packed, bias, relu, y, spare))
-CONV(12, 9)
-CONV(8, 9)
-CONV(12, 1)
-CONV(8, 1)
+CONV(12, 2, 9)
+CONV(8, 2, 9)
+CONV(6, 1, 9)
+CONV(4, 1, 9)
+CONV(12, 2, 1)
+CONV(8, 2, 1)
+CONV(6, 1, 1)
+CONV(4, 1, 1)
+
+typedef void conv_fn(int k, int c, int h, int w, const float *planes, size_t cs, size_t L, const float *packed,
+                     const float *bias, int relu, float *y, float *spare);
+
+static conv_fn *conv_for(block_shape s, int kernel) {
+    switch (s.rows) {
+    case 12: return kernel == 3 ? conv12_2_9 : conv12_2_1;
+    case 8: return kernel == 3 ? conv8_2_9 : conv8_2_1;
+    case 6: return kernel == 3 ? conv6_1_9 : conv6_1_1;
+    default: return kernel == 3 ? conv4_1_9 : conv4_1_1;
+    }
+}
 
 BODY void copies_body(int c, int h, int w, const float *x, float *s, size_t L) {
     shifted_copies(c, h, w, x, (size_t)h * w, s, L);
@@ -139,21 +164,14 @@ VARIANTS(pack_pixels, (int c, int p, const float *x, float *dst), (c, p, x, dst)
 
 void ck_blocked_conv(int k, int c, int kernel, int images, int h, int w, const float *x, size_t xs,
                      const float *packed, const float *bias, int relu, float *y, size_t ys, float *scratch) {
-    int R = block_rows(k), p = h * w;
+    int p = h * w;
+    conv_fn *conv = conv_for(shape_for(k), kernel);
     size_t L = copy_length(h, w), cs = kernel == 3 ? 3 * L : (size_t)p;
     float *spare = scratch + (kernel == 3 ? (size_t)c * 3 * L : (size_t)c * p);
     for (int i = 0; i < images; i++) {
         const float *planes = x + i * xs;
         if (kernel == 3) copies(c, h, w, planes, scratch, L);
         else pack_pixels(c, p, planes, scratch);
-        planes = scratch;
-        float *out = y + i * ys;
-        if (kernel == 3) {
-            if (R == 12) conv12_9(k, c, h, w, planes, cs, L, packed, bias, relu, out, spare);
-            else conv8_9(k, c, h, w, planes, cs, L, packed, bias, relu, out, spare);
-        } else {
-            if (R == 12) conv12_1(k, c, h, w, planes, cs, L, packed, bias, relu, out, spare);
-            else conv8_1(k, c, h, w, planes, cs, L, packed, bias, relu, out, spare);
-        }
+        conv(k, c, h, w, scratch, cs, L, packed, bias, relu, y + i * ys, spare);
     }
 }

@@ -28,6 +28,12 @@ int ck_vector_level(void) {
     return level;
 }
 
+static int shapes = -1;
+
+int ck_register_shapes(void) { return shapes >= 0 ? shapes : ck_vector_level(); }
+
+void ck_set_register_shapes(int lvl) { shapes = lvl; }
+
 BODY void ck_sgd_body(size_t n, float *restrict p, const float *restrict grad, float *restrict buf, float wd,
                       float m, float keep, float neg_lr, int first, int nesterov) {
     if (m == 0) {

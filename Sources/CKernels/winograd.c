@@ -337,15 +337,21 @@ BODY void product_rows(int R, int NV, int inner, const float *a, size_t lda, con
     }
 }
 
+/* Vectors of 16 across a register block of the products: 6 rows × 2 fill AVX-512's registers; on
+ * AVX2 (16 registers of 8 floats) 6 × 2 would spill, so there a block is 6 × 1. The shape never
+ * changes an entry's sum. */
+BODY int block_vectors(void) { return ck_register_shapes() == 2 ? 2 : 1; }
+
 /* out[ξ] (rows, cols) = a[ξ] (rows, inner) · b[ξ] (inner, cols) for ξ < points; cols rounded up to 16
  * must fit the row strides ldb and ldo. */
 BODY void ck_winograd_products_body(int points, int rows, int inner, int cols, const float *a, const float *b,
                                     size_t ldb, size_t bs, float *out, size_t ldo, size_t os) {
+    const int vectors = block_vectors();
     for (int xi = 0; xi < points; xi++) {
         const float *ax = a + (size_t)xi * rows * inner, *bx = b + xi * bs;
         float *ox = out + xi * os;
-        for (int n0 = 0; n0 < cols; n0 += 32) {
-            int nv = cols - n0 > 16 ? 2 : 1;
+        for (int n0 = 0; n0 < cols; n0 += 16 * vectors) {
+            int nv = vectors == 2 && cols - n0 > 16 ? 2 : 1;
             for (int r0 = 0; r0 < rows; r0 += 6) {
                 int r = rows - r0 < 6 ? rows - r0 : 6;
                 product_rows(r, nv, inner, ax + (size_t)r0 * inner, inner, bx + n0, ldb, ox + r0 * ldo + n0, ldo);
@@ -394,12 +400,14 @@ BODY void dot_rows(int R, int S, int tiles, grad_ops o) {
     }
 }
 
-/* v's four rows stay in L1 while every row block of z (k·T, in L2) passes them. */
+/* v's rows (four, or three on AVX2, whose 16 registers hold 2 × 3 accumulators and the z rows)
+ * stay in L1 while every row block of z (k·T, in L2) passes them. */
 BODY void dot_products(int k, int c, int tiles, grad_ops o) {
-    for (int s0 = 0; s0 < c; s0 += 4) {
-        int s = c - s0 < 4 ? c - s0 : 4;
-        for (int r0 = 0; r0 < k; r0 += 4) {
-            int r = k - r0 < 4 ? k - r0 : 4;
+    const int RB = block_vectors() == 2 ? 4 : 2, SB = block_vectors() == 2 ? 4 : 3;
+    for (int s0 = 0; s0 < c; s0 += SB) {
+        int s = c - s0 < SB ? c - s0 : SB;
+        for (int r0 = 0; r0 < k; r0 += RB) {
+            int r = k - r0 < RB ? k - r0 : RB;
             grad_ops b = { o.z + r0 * o.ldz, o.ldz, o.v + s0 * o.ldv, o.ldv, o.du + r0 * o.lddu + s0, o.lddu };
             dot_rows(r, s, tiles, b);
         }
@@ -419,33 +427,35 @@ BODY void pack_block(const float *v, size_t ld, int cs, int tb, float *pack) {
     }
 }
 
-/* du (R, cs) += z (R, tb) · pack (tb, 32). */
-BODY void outer_block(const int R, int tb, const float *z, size_t ldz, const float *pack, float *du, size_t lddu,
-                      int cs) {
+/* du (R, channels c0..c0+16·NV of the cs) += z (R, tb) · pack (tb, those channels). */
+BODY void outer_block(const int R, const int NV, int c0, int tb, const float *z, size_t ldz, const float *pack,
+                      float *du, size_t lddu, int cs) {
     vf16 acc[6][2];
-    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = (vf16){0};
+    for (int r = 0; r < R; r++) for (int v = 0; v < NV; v++) acc[r][v] = (vf16){0};
     for (int t = 0; t < tb; t++) {
-        vf16 p0 = *(const vf16 *)(pack + t * 32), p1 = *(const vf16 *)(pack + t * 32 + 16);
+        vf16 pv[2];
+        for (int v = 0; v < NV; v++) pv[v] = *(const vf16 *)(pack + t * 32 + c0 + 16 * v);
         for (int r = 0; r < R; r++) {
             vf16 s = SPLAT(z[r * ldz + t]);
-            acc[r][0] = __builtin_elementwise_fma(s, p0, acc[r][0]);
-            acc[r][1] = __builtin_elementwise_fma(s, p1, acc[r][1]);
+            for (int v = 0; v < NV; v++) acc[r][v] = __builtin_elementwise_fma(s, pv[v], acc[r][v]);
         }
     }
     for (int r = 0; r < R; r++) {
-        float *d = du + r * lddu;
-        if (cs == 32) {
-            *(vf16 *)d = *(vf16 *)d + acc[r][0];
-            *(vf16 *)(d + 16) = *(vf16 *)(d + 16) + acc[r][1];
-        } else {
-            for (int c = 0; c < cs; c++) d[c] += c < 16 ? acc[r][0][c] : acc[r][1][c - 16];
+        float *d = du + r * lddu + c0;
+        for (int v = 0; v < NV; v++, d += 16) {
+            if (c0 + 16 * (v + 1) <= cs) *(vf16 *)d = *(vf16 *)d + acc[r][v];
+            else for (int c = 0; c < cs - c0 - 16 * v; c++) d[c] += acc[r][v][c];
         }
     }
 }
 
+/* The pack's 32 channels in one block (AVX-512) or two halves of 16 (AVX2, see block_vectors). */
 BODY void outer_rows(int R, int tb, const float *z, size_t ldz, const float *pack, float *du, size_t lddu, int cs) {
-    switch (R) {
-#define CASE(r) case r: outer_block(r, tb, z, ldz, pack, du, lddu, cs); break;
+    int halves = block_vectors() == 1;
+    switch (R * 2 + halves) {
+#define CASE(r) case r * 2: outer_block(r, 2, 0, tb, z, ldz, pack, du, lddu, cs); break;                      \
+                case r * 2 + 1: outer_block(r, 1, 0, tb, z, ldz, pack, du, lddu, cs);                       \
+                    if (cs > 16) outer_block(r, 1, 16, tb, z, ldz, pack, du, lddu, cs); break;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
 #undef CASE
     }

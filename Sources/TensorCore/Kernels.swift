@@ -16,6 +16,15 @@ public enum Kernels {
     /// (the environment variable TRAINER_SIMD=sse|avx2 caps it, for comparisons).
     public static var vectorLevel: Int { Int(ck_vector_level()) }
 
+    /// The level whose register-block shapes the product kernels use (their blocks must fit that
+    /// level's register file): `vectorLevel` unless set. The shapes change which outputs share a
+    /// block, never an output's sum, so every level's shapes give the same bits; tests set this to
+    /// hold them to it on any CPU, and set it back to nil.
+    public static var registerShapes: Int? {
+        get { Int(ck_register_shapes()) }
+        set { ck_set_register_shapes(Int32(newValue ?? -1)) }
+    }
+
     /// y[i] += alpha · x[i] for i in 0..<n.
     @inlinable
     public static func axpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {

@@ -7,6 +7,13 @@
 /* 0: baseline SSE2, 1: AVX2 + FMA, 2: AVX-512 (F, BW, DQ, VL). TRAINER_SIMD=sse|avx2|avx512 lowers it. */
 int ck_vector_level(void);
 
+/* The level whose register-block shapes the product kernels use (blocked.c, conv3x3.c, winograd.c):
+ * ck_vector_level() unless a test set another with ck_set_register_shapes (−1 restores it). A
+ * shape only changes which outputs share a block, never an output's sum, so every level's
+ * shapes give the same bits; the tests hold them to that on any CPU. */
+int ck_register_shapes(void);
+void ck_set_register_shapes(int level);
+
 /* torch.optim.SGD's update over n floats (fused multiply-adds, as PyTorch's kernels):
  *   g = grad + wd·p;  b = first ? g : m·b + keep·g;  d = nesterov ? g + m·b : b;  p += neg_lr·d
  * momentum_buffer `buf` may be NULL when m = 0 (then d = g). */
