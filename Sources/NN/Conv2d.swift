@@ -159,14 +159,27 @@ public final class Conv2d: Layer {
         planeWeightGradient && groups == 1 && geometry.kernel == 3 && geometry.padding == 1 && geometry.isSameStride1
     }
 
-    /// Images per chunk for a batch of `n` on `threads` workers: about `chunkColumns` GEMM
-    /// columns, the workspace within `maxWorkspace` floats, at least one image, and a chunk for
-    /// every worker when the batch allows.
-    private func chunkImages(batch n: Int, threads: Int) -> Int {
+    /// Images per chunk: about `chunkColumns` GEMM columns, the workspace within `maxWorkspace`
+    /// floats, at least one image.
+    ///
+    /// A function of the layer alone, not of the batch or the thread count, and every chunk's
+    /// GEMMs are this many images wide (a last, short chunk is padded with zero columns):
+    /// OpenBLAS's Haswell and Zen sgemm kernels round an entry differently depending on the
+    /// width of the product (16×144 by 144×192 against the same columns of a 512-wide product:
+    /// 41 of 3072 entries differ), so an image's output and ∂input would otherwise depend on the
+    /// batch it came in, and N ranks would not give 1 rank's bits. At most 16 images, so a
+    /// rank's batch still spreads over its workers on small maps.
+    private var chunkImages: Int {
         let p = geometry.outPixels
-        var b = Swift.max(1, Swift.min(n, chunkColumns / p))
-        b = Swift.min(b, Swift.max(1, maxWorkspace / (kc * p)))
-        return Swift.min(b, (n + threads - 1) / threads)
+        return Swift.max(1, Swift.min(16, chunkColumns / p, maxWorkspace / (kc * p)))
+    }
+
+    /// Zeroes columns b·P ..< chunkImages·P of `rows` rows (row stride ld): the padding of a
+    /// short chunk's GEMM operand.
+    private func padColumns(_ m: UnsafeMutablePointer<Float>, rows: Int, ld: Int, images b: Int) {
+        let p = geometry.outPixels, width = chunkImages * p
+        guard b * p < width else { return }
+        for r in 0..<rows { (m + r * ld + b * p).update(repeating: 0, count: width - b * p) }
     }
 
     /// Row stride of the chunk workspace: a multiple of 512 bytes is nudged off the power of
@@ -200,7 +213,7 @@ public final class Conv2d: Layer {
 
     /// Floats one worker's workspace takes for a batch of `n` (tests of the bound).
     public func workspaceFloats(batch n: Int, threads: Int = 1) -> Int {
-        var gemm = workspaceLayout(images: chunkImages(batch: n, threads: threads)).total
+        var gemm = workspaceLayout(images: chunkImages).total
         if usesBlockedKernel {
             let g = geometry
             gemm = Swift.max(gemm, Kernels.blockedScratchFloats(inChannels: Swift.max(inChannels, outChannels),
@@ -248,7 +261,7 @@ public final class Conv2d: Layer {
             }
             return y
         }
-        let chunk = chunkImages(batch: n, threads: pool.threads)
+        let chunk = chunkImages
         pool.parallelFor((n + chunk - 1) / chunk) { index, worker in
             let n0 = index * chunk
             let ws = workspace(pool, worker, images: chunk)
@@ -265,24 +278,26 @@ public final class Conv2d: Layer {
         }
     }
 
-    /// y (b, O, P) = bias + W · im2col(x) for a chunk of b images, group by group.
+    /// y (b, O, P) = bias + W · im2col(x) for a chunk of b images, group by group, by GEMMs
+    /// `chunkImages` wide.
     private func forwardChunk(_ xs: UnsafePointer<Float>, images b: Int, _ ws: Workspace,
                               _ w: UnsafePointer<Float>, _ bv: UnsafePointer<Float>?, _ ys: UnsafeMutablePointer<Float>) {
-        let g = geometry, p = g.outPixels, og = self.og, kc = self.kc
+        let g = geometry, p = g.outPixels, og = self.og, kc = self.kc, width = chunkImages
         let yImage = outChannels * p
         let cols = ws.col, stage = ws.stage, ld = ws.ld
         for grp in 0..<groups {
             lowerGroup(grp, of: xs, images: b, into: ws)
+            padColumns(cols, rows: kc, ld: ld, images: b)
             let wg = w + grp * og * kc, bg = bv.map { $0 + grp * og }
-            if b == 1 {
+            if width == 1 {
                 // y_n[group] (Og, P) = bias + W_g (Og, Kc) · col (Kc, P)
                 let out = ys + grp * og * p
                 Conv2d.fill(out, rows: og, columns: p, ld: p, bias: bg)
                 BLAS.sgemm(m: og, n: p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, beta: 1, c: out, ldc: p)
             } else {
                 // staging (Og, b·P) = bias + W_g · col (Kc, b·P), then scattered to (b, O, P).
-                Conv2d.fill(stage, rows: og, columns: b * p, ld: ld, bias: bg)
-                BLAS.sgemm(m: og, n: b * p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, beta: 1, c: stage, ldc: ld)
+                Conv2d.fill(stage, rows: og, columns: width * p, ld: ld, bias: bg)
+                BLAS.sgemm(m: og, n: width * p, k: kc, a: wg, lda: kc, b: cols, ldb: ld, beta: 1, c: stage, ldc: ld)
                 for i in 0..<b {
                     let dst = ys + i * yImage + grp * og * p
                     for o in 0..<og { (dst + o * p).update(from: stage + o * ld + i * p, count: p) }
@@ -348,7 +363,7 @@ public final class Conv2d: Layer {
         let w = UnsafePointer(weight.value!), gxs = gx.data
         let transposed = propagate && usesTransposedGradient
         if transposed { flipWeights() }
-        let chunk = chunkImages(batch: n, threads: pool.threads)
+        let chunk = chunkImages
         pool.parallelFor((n + chunk - 1) / chunk) { index, worker in
             let n0 = index * chunk
             let ws = workspace(pool, worker, images: chunk)
@@ -407,8 +422,8 @@ public final class Conv2d: Layer {
             } else {
                 // ∂col (Kc, b·P) = W_gᵀ (Kc, Og) · ∂y (Og, b·P), into the zeroed im2col workspace.
                 cols.update(repeating: 0, count: kc * ld)
-                BLAS.sgemm(transA: true, m: kc, n: b * p, k: og, a: w + grp * og * kc, lda: kc, b: gyOp, ldb: gyLD,
-                           beta: 1, c: cols, ldc: ld)
+                BLAS.sgemm(transA: true, m: kc, n: chunkImages * p, k: og, a: w + grp * og * kc, lda: kc, b: gyOp,
+                           ldb: gyLD, beta: 1, c: cols, ldc: ld)
                 for i in 0..<b {
                     let gxn = gxs + i * xImage + grp * cg * g.inPixels
                     gxn.update(repeating: 0, count: cg * g.inPixels)
@@ -418,16 +433,17 @@ public final class Conv2d: Layer {
         }
     }
 
-    /// ∂y of group `grp` of a chunk as an (Og, b·P) operand: in place for one image, else
-    /// gathered into the staging rows.
+    /// ∂y of group `grp` of a chunk as an (Og, chunkImages·P) operand: in place for chunks of one
+    /// image, else gathered into the staging rows (zero past the b images).
     private func gradientOperand(_ gys: UnsafePointer<Float>, images b: Int, group grp: Int,
                                  _ ws: Workspace) -> (UnsafePointer<Float>, Int) {
         let p = geometry.outPixels, og = self.og, yImage = outChannels * p
-        if b == 1 { return (gys + grp * og * p, p) }
+        if chunkImages == 1 { return (gys + grp * og * p, p) }
         for i in 0..<b {
             let src = gys + i * yImage + grp * og * p
             for o in 0..<og { (ws.stage + o * ws.ld + i * p).update(from: src + o * p, count: p) }
         }
+        padColumns(ws.stage, rows: og, ld: ws.ld, images: b)
         return (UnsafePointer(ws.stage), ws.ld)
     }
 
@@ -441,13 +457,15 @@ public final class Conv2d: Layer {
         for i in 0..<b {
             lowering.im2col(gys + i * yImage + grp * og * p, channels: og, into: cols + i * p, ld: ld)
         }
+        padColumns(cols, rows: og * g.taps, ld: ld, images: b)
+        let width = chunkImages
         let wt = UnsafePointer(flipped.data) + grp * cg * og * g.taps
-        let out = b == 1 ? gxs + grp * cg * p : stage
-        let outLD = b == 1 ? p : ld
-        Conv2d.fill(out, rows: cg, columns: b * p, ld: outLD, bias: nil)
-        BLAS.sgemm(m: cg, n: b * p, k: og * g.taps, a: wt, lda: og * g.taps, b: cols, ldb: ld,
+        let out = width == 1 ? gxs + grp * cg * p : stage
+        let outLD = width == 1 ? p : ld
+        Conv2d.fill(out, rows: cg, columns: width * p, ld: outLD, bias: nil)
+        BLAS.sgemm(m: cg, n: width * p, k: og * g.taps, a: wt, lda: og * g.taps, b: cols, ldb: ld,
                    beta: 1, c: out, ldc: outLD)
-        if b > 1 {
+        if width > 1 {
             for i in 0..<b {
                 let dst = gxs + i * xImage + grp * cg * p
                 for c in 0..<cg { (dst + c * p).update(from: stage + c * ld + i * p, count: p) }
