@@ -167,11 +167,11 @@ public final class Conv2d: Layer {
     /// OpenBLAS's Haswell and Zen sgemm kernels round an entry differently depending on the
     /// width of the product (16×144 by 144×192 against the same columns of a 512-wide product:
     /// 41 of 3072 entries differ), so an image's output and ∂input would otherwise depend on the
-    /// batch it came in, and N ranks would not give 1 rank's bits. At most 16 images, so a
-    /// rank's batch still spreads over its workers on small maps.
+    /// batch it came in, and N ranks would not give 1 rank's bits. A power of two, so the usual
+    /// power-of-two batches split into whole chunks over the workers.
     private var chunkImages: Int {
-        let p = geometry.outPixels
-        return Swift.max(1, Swift.min(16, chunkColumns / p, maxWorkspace / (kc * p)))
+        let p = geometry.outPixels, most = Swift.min(chunkColumns / p, maxWorkspace / (kc * p))
+        return most < 2 ? 1 : 1 << (Int.bitWidth - 1 - most.leadingZeroBitCount)
     }
 
     /// Zeroes columns b·P ..< chunkImages·P of `rows` rows (row stride ld): the padding of a
