@@ -21,12 +21,10 @@
  * have 16 of 8 or 4, a vector taking two or four (6 × 1, or 4 × 1 for counts 6 does not divide).
  * Blocks of 12 × 2 on AVX2 spilled their accumulators to the stack and ran at a third of the rate.
  * The shape changes which outputs share a block, never an output's sum: the same bits everywhere. */
-typedef struct { int rows, vectors; } block_shape;
-static block_shape shape_for(int k) {
-    if (ck_register_shapes() == 2) return (block_shape){ k % 12 == 0 ? 12 : 8, 2 };
-    return (block_shape){ k % 6 == 0 ? 6 : 4, 1 };
+static int block_rows(int k) {
+    if (ck_register_shapes() == 2) return k % 12 == 0 ? 12 : 8;
+    return k % 6 == 0 ? 6 : 4;
 }
-static int block_rows(int k) { return shape_for(k).rows; }
 
 /* The copies of every input channel (3×3) or the image repacked by pixel blocks (pointwise), then a
  * spare plane for the rows of a last, partial block. */
@@ -135,8 +133,9 @@ CONV(4, 1, 1)
 typedef void conv_fn(int k, int c, int h, int w, const float *planes, size_t cs, size_t L, const float *packed,
                      const float *bias, int relu, float *y, float *spare);
 
-static conv_fn *conv_for(block_shape s, int kernel) {
-    switch (s.rows) {
+/* The entry point for a block height: V = 2 with AVX-512's heights, 1 with AVX2's (block_rows). */
+static conv_fn *conv_for(int rows, int kernel) {
+    switch (rows) {
     case 12: return kernel == 3 ? conv12_2_9 : conv12_2_1;
     case 8: return kernel == 3 ? conv8_2_9 : conv8_2_1;
     case 6: return kernel == 3 ? conv6_1_9 : conv6_1_1;
@@ -165,7 +164,7 @@ VARIANTS(pack_pixels, (int c, int p, const float *x, float *dst), (c, p, x, dst)
 void ck_blocked_conv(int k, int c, int kernel, int images, int h, int w, const float *x, size_t xs,
                      const float *packed, const float *bias, int relu, float *y, size_t ys, float *scratch) {
     int p = h * w;
-    conv_fn *conv = conv_for(shape_for(k), kernel);
+    conv_fn *conv = conv_for(block_rows(k), kernel);
     size_t L = copy_length(h, w), cs = kernel == 3 ? 3 * L : (size_t)p;
     float *spare = scratch + (kernel == 3 ? (size_t)c * 3 * L : (size_t)c * p);
     for (int i = 0; i < images; i++) {

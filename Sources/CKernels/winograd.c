@@ -403,7 +403,7 @@ BODY void dot_rows(int R, int S, int tiles, grad_ops o) {
 /* v's rows (four, or three on AVX2, whose 16 registers hold 2 × 3 accumulators and the z rows)
  * stay in L1 while every row block of z (k·T, in L2) passes them. */
 BODY void dot_products(int k, int c, int tiles, grad_ops o) {
-    const int RB = block_vectors() == 2 ? 4 : 2, SB = block_vectors() == 2 ? 4 : 3;
+    const int wide = block_vectors() == 2, RB = wide ? 4 : 2, SB = wide ? 4 : 3;
     for (int s0 = 0; s0 < c; s0 += SB) {
         int s = c - s0 < SB ? c - s0 : SB;
         for (int r0 = 0; r0 < k; r0 += RB) {
