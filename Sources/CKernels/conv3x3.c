@@ -2,129 +2,171 @@
  * without the 9-row im2col matrix:
  *   du[o][c][kh][kw] += Σ_i Σ_p ∂y[i][o][p] · x[i][c][p + (kh − 1)·W + kw − 1]   (0 off the plane).
  *
- * Per input channel, three column-shifted copies of each image's plane are built in `scratch`
- * (x shifted by kw − 1 with the wrapped column zeroed, a zero row of W floats above and below);
- * tap (kh, kw) is copy kw read from kh·W floats in. A block of R output channels × 9 taps then
- * loads R rows of ∂y and 9 of x per 16 lanes for 9R fused multiply-adds, from copies that stay in
- * L1. Each entry's 16 lanes run over the images and pixels in order and are added in a fixed
- * order, so the result depends on the images and the map only, at every SIMD level. */
+ * An outer-product kernel, as in a GEMM's micro-kernel: ∂y is packed pixel-major in groups of 16
+ * output channels (one vector per pixel), and x is read one float at a time, broadcast, from
+ * three column-shifted copies of each plane (x shifted by kw − 1 with the wrapped column zeroed,
+ * a zero row above and below: tap (kh, kw) of pixel p is copy kw at p + kh·W). A register block of
+ * 16·RO output channels × NC channels × NT taps costs RO vector loads and NC·NT broadcasts per
+ * pixel for RO·NC·NT fused multiply-adds; no lane sums, and the taps need no aligned copies.
+ *
+ * Every entry's sum runs over the images and pixels in one fixed order (segments of SEGMENT
+ * pixels, each summed from zero, added in turn) and is then added to du, so its bits depend on the
+ * images and the map only: not on the block shape, the SIMD level or the channel count. */
 #include "shifted.h"
 
 #pragma clang fp contract(off)
 
-/* Maps narrower than a vector whose pixels fill whole vectors (8×8, 4×4): tap rows kh·W into a
- * copy would be split loads, so the nine tap rows of each image are copied out aligned. */
-BODY int uses_tap_rows(int h, int w) { return w % 16 != 0 && (h * w) % 16 == 0; }
+/* Output channels per packed group: one vf16 of ∂y per pixel. */
+enum { GROUP = 16 };
 
-size_t ck_conv3x3_weight_gradient_scratch(int images, int h, int w) {
-    size_t shifted = (size_t)images * 3 * copy_length(h, w);
-    return uses_tap_rows(h, w) ? 3 * copy_length(h, w) + (size_t)images * 9 * h * w : shifted;
+BODY size_t groups_of(int k) { return ((size_t)k + GROUP - 1) / GROUP; }
+
+/* Input channels whose shifted copies are built at a time (the widest block's NC). */
+enum { COPIED_CHANNELS = 2 };
+
+size_t ck_conv3x3_weight_gradient_scratch(int k, int images, int h, int w) {
+    size_t packed = groups_of(k) * GROUP * (size_t)images * h * w;
+    return packed + (size_t)COPIED_CHANNELS * images * 3 * copy_length(h, w);
 }
 
-/* taps[(i·9 + kh·3 + kw)·P ..] = copy kw of image i from kh·W on (P floats), through `s`, one
- * image's three shifted copies. */
-BODY void tap_rows(int images, int h, int w, const float *x, size_t xs, float *s, size_t L, float *taps) {
-    int p = h * w;
-    for (int i = 0; i < images; i++) {
-        shifted_copies(1, h, w, x + i * xs, xs, s, L);
-        for (int t = 0; t < 9; t++) {
-            const float *restrict src = s + (t % 3) * L + (t / 3) * w;
-            float *restrict dst = taps + ((size_t)i * 9 + t) * p;
-            for (int q = 0; q < p; q++) dst[q] = src[q];
+typedef float vf8 __attribute__((vector_size(32), aligned(4)));
+
+/* The 8×8 transpose of rows r[0..7]: r[j] becomes what was column j (data movement only). */
+BODY void transpose8(vf8 r[8]) {
+    vf8 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int j = 0; j < 2; j++) {
+            u[i + 2 * j] = __builtin_shufflevector(t[i + j], t[i + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[i + 2 * j + 1] = __builtin_shufflevector(t[i + j], t[i + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
         }
+    for (int j = 0; j < 4; j++) {
+        r[j] = __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[j + 4] = __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
 
-/* Taps per register block: 2 × 9 vectors of accumulators fill AVX-512's 32 registers; on AVX2 they
- * would be 36 of its 16 and spill, so there a block takes the three taps of one kernel row (2 × 3 × 2
- * registers) and the map is read three times. Each entry's sum is the same either way. */
-BODY int taps_per_block(void) { return ck_register_shapes() == 2 ? 9 : 3; }
-
-/* taps_block on tap rows: du (R, taps t0..t0+N−1) += ∂y (R rows, whole vectors) against the aligned
- * tap rows of each image; the same fused multiply-adds in the same order as taps_block (the same bits). */
-BODY void tap_rows_block(const int R, const int N, int t0, int images, int p, const float *gy, size_t gs, size_t ldg,
-                         const float *taps, float *du, size_t lddu) {
-    vf16 acc[2][9];
-    for (int r = 0; r < R; r++) for (int t = 0; t < N; t++) acc[r][t] = (vf16){0};
-    for (int i = 0; i < images; i++) {
-        const float *g = gy + i * gs, *ti = taps + (size_t)i * 9 * p;
-        for (int q = 0; q < p; q += 16) {
-            vf16 z[2];
-            for (int r = 0; r < R; r++) z[r] = *(const vf16 *)(g + r * ldg + q);
-            for (int t = 0; t < N; t++) {
-                vf16 xv = *(const vf16 *)(ti + (size_t)(t0 + t) * p + q);
-                for (int r = 0; r < R; r++) acc[r][t] = __builtin_elementwise_fma(z[r], xv, acc[r][t]);
-            }
-        }
-    }
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < N; t++) du[r * lddu + t0 + t] += lane_sum(&acc[r][t]) + 0.0f;   /* taps_block adds its (empty) tail */
-}
-
-/* du (R, taps t0..t0+N−1; row stride lddu) += ∂y (R rows of the map, `ldg` apart; images `gs`
- * apart) against the shifted copies of one channel. */
-BODY void taps_block(const int R, const int N, int t0, int images, int h, int w, const float *gy, size_t gs,
-                     size_t ldg, const float *s, size_t L, float *du, size_t lddu) {
-    const int p = h * w, p16 = p / 16 * 16;
-    vf16 acc[2][9];
-    float rest[2][9];
-    for (int r = 0; r < R; r++) for (int t = 0; t < N; t++) { acc[r][t] = (vf16){0}; rest[r][t] = 0; }
-    for (int i = 0; i < images; i++) {
-        const float *g = gy + i * gs, *si = s + (size_t)i * 3 * L;
-        for (int q = 0; q < p16; q += 16) {
-            vf16 z[2];
-            for (int r = 0; r < R; r++) z[r] = *(const vf16 *)(g + r * ldg + q);
-            for (int t = 0; t < N; t++) {
-                int tap = t0 + t;
-                vf16 xv = *(const vf16 *)(si + (tap % 3) * L + (tap / 3) * w + q);
-                for (int r = 0; r < R; r++) acc[r][t] = __builtin_elementwise_fma(z[r], xv, acc[r][t]);
-            }
-        }
-        for (int q = p16; q < p; q++) {
-            for (int r = 0; r < R; r++) {
-                float zq = g[r * ldg + q];
-                for (int t = 0; t < N; t++) {
-                    int tap = t0 + t;
-                    rest[r][t] = __builtin_fmaf(zq, si[(tap % 3) * L + (tap / 3) * w + q], rest[r][t]);
+/* gp[(g·images·P + i·P + q)·16 + j] = ∂y_i[16g + j][q], zero for 16g + j ≥ k: 8×8 blocks
+ * transposed in registers, a scalar loop for the last P mod 8 pixels. */
+BODY void pack_outputs(int k, int images, int p, const float *gy, size_t gs, float *gp) {
+    for (size_t g = 0; g < groups_of(k); g++) {
+        int rows = k - (int)g * GROUP < GROUP ? k - (int)g * GROUP : GROUP;
+        for (int i = 0; i < images; i++) {
+            const float *src = gy + i * gs + g * GROUP * p;
+            float *restrict dst = gp + (g * images + i) * (size_t)p * GROUP;
+            int q = 0;
+            for (; q + 8 <= p; q += 8)
+                for (int half = 0; half < GROUP; half += 8) {
+                    vf8 r[8];
+                    for (int j = 0; j < 8; j++)
+                        r[j] = half + j < rows ? *(const vf8 *)(src + (size_t)(half + j) * p + q) : (vf8){0};
+                    transpose8(r);
+                    for (int j = 0; j < 8; j++) *(vf8 *)(dst + (size_t)(q + j) * GROUP + half) = r[j];
                 }
+            for (; q < p; q++) {
+                for (int j = 0; j < rows; j++) dst[q * GROUP + j] = src[(size_t)j * p + q];
+                for (int j = rows; j < GROUP; j++) dst[q * GROUP + j] = 0;
             }
         }
     }
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < N; t++) du[r * lddu + t0 + t] += lane_sum(&acc[r][t]) + rest[r][t];
 }
 
-/* The blocks of output channels o, o+1 (one where k ends) and every tap, a row of taps at a time
- * where the register file needs it. */
-#define EACH_TAP_GROUP(call)                                                                            \
-    for (int o = 0; o < k; o += 2) {                                                                   \
-        const float *g = gy + o * p;                                                                   \
-        float *d = du + (size_t)o * lddu + ch * 9;                                                     \
-        if (group == 9) { if (k - o >= 2) call(2, 9, 0); else call(1, 9, 0); }                        \
-        else for (int t0 = 0; t0 < 9; t0 += 3) { if (k - o >= 2) call(2, 3, t0); else call(1, 3, t0); } \
+/* The register block shapes: 16·RO output channels × NC input channels × NT taps (NT = 3: one
+ * kernel row kh; 9: all). AVX-512: 2 × 1 × 9 (18 of its 32 registers); AVX2: 1 × 2 × 3 (12 of 16
+ * ymm registers, two per vector); SSE: 1 × 1 × 3 (12 of 16 xmm registers). */
+typedef struct { int ro, nc, nt; } gradient_block;
+
+BODY gradient_block block_for_level(void) {
+    switch (ck_register_shapes()) {
+    case 2: return (gradient_block){2, 1, 9};
+    case 1: return (gradient_block){1, 2, 3};
+    default: return (gradient_block){1, 1, 3};
+    }
+}
+
+/* Pixels per partial sum: an entry's accumulator runs over SEGMENT pixels (in image and pixel
+ * order, across image boundaries) and is then added to the entry's running total, so a sum of n
+ * terms rounds like SEGMENT + n / SEGMENT of them, not n (16 lanes did the same before). */
+enum { SEGMENT = 64 };
+
+/* du (16·RO rows, those of outputs o0.. below k; row stride lddu) at channels c0..c0+NC−1, taps
+ * t0..t0+NT−1 += the packed groups against the shifted copies s (channel j's image i at
+ * s + (j·images + i)·3L). */
+BODY void block(const int RO, const int NC, const int NT, int t0, int k, int o0, int images, int h, int w,
+                const float *gp, const float *s, size_t L, float *du, size_t lddu) {
+    const int p = h * w;
+    vf16 acc[2][2][9], total[2][2][9];
+    for (int r = 0; r < RO; r++)
+        for (int j = 0; j < NC; j++)
+            for (int t = 0; t < NT; t++) acc[r][j][t] = total[r][j][t] = (vf16){0};
+    const size_t group_stride = (size_t)images * p * GROUP;
+    int left = SEGMENT;
+    for (int i = 0; i < images; i++) {
+        const float *g = gp + (size_t)i * p * GROUP;
+        const float *x[2][9];
+        for (int j = 0; j < NC; j++)
+            for (int t = 0; t < NT; t++) {
+                int tap = t0 + t;
+                x[j][t] = s + ((size_t)j * images + i) * 3 * L + (tap % 3) * L + (tap / 3) * w;
+            }
+        for (int q = 0; q < p;) {
+            const int run = p - q < left ? p - q : left;
+            for (const int end = q + run; q < end; q++) {
+                vf16 z[2];
+                for (int r = 0; r < RO; r++) z[r] = *(const vf16 *)(g + r * group_stride + (size_t)q * GROUP);
+                for (int j = 0; j < NC; j++)
+                    for (int t = 0; t < NT; t++) {
+                        vf16 xv = SPLAT(x[j][t][q]);
+                        for (int r = 0; r < RO; r++) acc[r][j][t] = __builtin_elementwise_fma(z[r], xv, acc[r][j][t]);
+                    }
+            }
+            left -= run;
+            if (left == 0) {
+                for (int r = 0; r < RO; r++)
+                    for (int j = 0; j < NC; j++)
+                        for (int t = 0; t < NT; t++) { total[r][j][t] += acc[r][j][t]; acc[r][j][t] = (vf16){0}; }
+                left = SEGMENT;
+            }
+        }
+    }
+    for (int r = 0; r < RO; r++)
+        for (int l = 0; l < GROUP && o0 + r * GROUP + l < k; l++) {
+            float *d = du + (size_t)(r * GROUP + l) * lddu;
+            for (int j = 0; j < NC; j++)
+                for (int t = 0; t < NT; t++) d[j * 9 + t0 + t] += total[r][j][t][l] + acc[r][j][t][l];
+        }
+}
+
+/* One block shape over every output group and tap of channels c0.. (NC of them, copied in s). */
+#define EACH_BLOCK(RO, NC, NT)                                                                              \
+    for (int g = 0; g < groups; g += RO) {                                                                  \
+        const float *gg = gp + (size_t)g * images * p * GROUP;                                             \
+        float *d = du + (size_t)g * GROUP * lddu + c0 * 9;                                                 \
+        for (int t0 = 0; t0 < 9; t0 += NT) {                                                               \
+            if (groups - g >= RO) block(RO, NC, NT, t0, k, g * GROUP, images, h, w, gg, s, L, d, lddu);   \
+            else block(1, NC, NT, t0, k, g * GROUP, images, h, w, gg, s, L, d, lddu);                      \
+        }                                                                                                   \
     }
 
 BODY void ck_conv3x3_weight_gradient_body(int k, int c, int images, int h, int w, const float *x, size_t xs,
                                           const float *gy, size_t gs, float *du, size_t lddu, float *scratch) {
-    size_t L = copy_length(h, w), p = (size_t)h * w;
-    const int group = taps_per_block();
-    if (uses_tap_rows(h, w)) {
-        float *taps = scratch + 3 * L;
-        for (int ch = 0; ch < c; ch++) {
-            tap_rows(images, h, w, x + ch * p, xs, scratch, L, taps);
-#define ROWS(R, N, t0) tap_rows_block(R, N, t0, images, (int)p, g, gs, p, taps, d, lddu)
-            EACH_TAP_GROUP(ROWS)
-#undef ROWS
-        }
-        return;
-    }
-    for (int ch = 0; ch < c; ch++) {
-        shifted_copies(images, h, w, x + ch * p, xs, scratch, L);
-#define COPIES(R, N, t0) taps_block(R, N, t0, images, h, w, g, gs, p, scratch, L, d, lddu)
-        EACH_TAP_GROUP(COPIES)
-#undef COPIES
+    const size_t L = copy_length(h, w);
+    const int p = h * w, groups = (int)groups_of(k);
+    float *gp = scratch, *s = scratch + groups_of(k) * GROUP * (size_t)images * p;
+    pack_outputs(k, images, p, gy, gs, gp);
+    const gradient_block b = block_for_level();
+    for (int c0 = 0; c0 < c; c0 += b.nc) {
+        const int nc = c - c0 < b.nc ? c - c0 : b.nc;
+        for (int j = 0; j < nc; j++) shifted_copies(images, h, w, x + (size_t)(c0 + j) * p, xs, s + (size_t)j * images * 3 * L, L);
+        if (b.ro == 2) { EACH_BLOCK(2, 1, 9) }
+        else if (b.nc == 2 && nc == 2) { EACH_BLOCK(1, 2, 3) }
+        else { EACH_BLOCK(1, 1, 3) }
     }
 }
+#undef EACH_BLOCK
 VARIANTS(ck_conv3x3_weight_gradient, (int k, int c, int images, int h, int w, const float *x, size_t xs,
                                        const float *gy, size_t gs, float *du, size_t lddu, float *scratch),
          (k, c, images, h, w, x, xs, gy, gs, du, lddu, scratch))

@@ -8,6 +8,17 @@
 /* Floats of one shifted copy: the plane plus a zero row above and below, rounded up to 16. */
 BODY size_t copy_length(int h, int w) { return ((size_t)h * w + 2 * (size_t)w + 15) / 16 * 16; }
 
+typedef float shift_vf8 __attribute__((vector_size(32), aligned(4)));
+
+/* d[q] = src[q + shift] for q in [from, to), to − from ≥ 8, by 8-float moves; the last one
+ * overlaps the one before instead of leaving a scalar tail (data movement only). */
+BODY void move8(float *d, const float *src, int shift, int from, int to) {
+    for (int q = from; q < to; q += 8) {
+        int at = q + 8 <= to ? q : to - 8;
+        *(shift_vf8 *)(d + at) = *(const shift_vf8 *)(src + at + shift);
+    }
+}
+
 /* s[(i·3 + kw)·L + W + p] = x_i[p + kw − 1] where that pixel is in p's row, else 0; zero borders.
  * Whole-plane shifted copies, then the wrapped column zeroed: a copy call per row cost as much
  * as the products for small maps. */
@@ -20,15 +31,19 @@ BODY void shifted_copies(int images, int h, int w, const float *x, size_t xs, fl
             for (int j = 0; j < w; j++) row[j] = 0;
             for (size_t j = (size_t)w + p; j < L; j++) row[j] = 0;
             float *restrict d = row + w;
-            if (kw == 1) {
-                for (int q = 0; q < p; q++) d[q] = src[q];
+            if (p < 9) {
+                for (int q = 0; q < p; q++) { int from = q + kw - 1; d[q] = from >= 0 && from < p ? src[from] : 0; }
+            } else if (kw == 1) {
+                move8(d, src, 0, 0, p);
             } else if (kw == 0) {
-                for (int q = 1; q < p; q++) d[q] = src[q - 1];
-                for (int y = 0; y < h; y++) d[y * w] = 0;
+                d[0] = 0;
+                move8(d, src, -1, 1, p);
             } else {
-                for (int q = 0; q < p - 1; q++) d[q] = src[q + 1];
-                for (int y = 0; y < h; y++) d[y * w + w - 1] = 0;
+                move8(d, src, 1, 0, p - 1);
+                d[p - 1] = 0;
             }
+            if (kw == 0) for (int y = 0; y < h; y++) d[y * w] = 0;
+            if (kw == 2) for (int y = 0; y < h; y++) d[y * w + w - 1] = 0;
         }
     }
 }

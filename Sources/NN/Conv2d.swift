@@ -199,7 +199,7 @@ public final class Conv2d: Layer {
         let ld = Conv2d.leadingDimension(b * geometry.outPixels)
         var columns = kc * ld
         if usesPlaneWeightGradient {
-            columns = Swift.max(columns, Kernels.conv3x3ScratchFloats(images: b, height: geometry.height, width: geometry.width))
+            columns = Swift.max(columns, Kernels.conv3x3ScratchFloats(outChannels: og, images: b, height: geometry.height, width: geometry.width))
         }
         return (ld, columns, columns + (b > 1 ? Swift.max(og, cg) * ld : 0))
     }

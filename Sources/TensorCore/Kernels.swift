@@ -300,9 +300,9 @@ extension Kernels {
         ck_avgpool2x2_backward(gy, Int32(outHeight), Int32(outWidth), dst, Int32(width))
     }
 
-    /// Floats of `accumulate3x3Gradient`'s scratch for a chunk of `images` h×w maps.
-    public static func conv3x3ScratchFloats(images: Int, height h: Int, width w: Int) -> Int {
-        ck_conv3x3_weight_gradient_scratch(Int32(images), Int32(h), Int32(w))
+    /// Floats of `accumulate3x3Gradient`'s scratch for a chunk of `images` h×w maps of k outputs.
+    public static func conv3x3ScratchFloats(outChannels k: Int, images: Int, height h: Int, width w: Int) -> Int {
+        ck_conv3x3_weight_gradient_scratch(Int32(k), Int32(images), Int32(h), Int32(w))
     }
 
     /// gw (k, c; row stride ldgw) += gy (k, cols; ldgy) · col (c, cols; ldcol)ᵀ, the weight

@@ -49,7 +49,7 @@ void ck_gradient_products(int k, int c, int cols, const float *z, size_t ldz, co
  * du[o][c·9 + kh·3 + kw] (row stride lddu) += Σ_i Σ_p gy_i[o][p] · x_i[c][p shifted by (kh − 1, kw − 1)]
  * over `images` images of x (c, h, w; `xs` floats apart) and gy (k, h, w; `gs` apart). `scratch`
  * holds ck_conv3x3_weight_gradient_scratch floats. */
-size_t ck_conv3x3_weight_gradient_scratch(int images, int h, int w);
+size_t ck_conv3x3_weight_gradient_scratch(int k, int images, int h, int w);
 void ck_conv3x3_weight_gradient(int k, int c, int images, int h, int w, const float *x, size_t xs, const float *gy,
                                 size_t gs, float *du, size_t lddu, float *scratch);
 /* 2×2 stride-2 max-pool of one plane (row stride `width`): dst and arg (the input position h·width + w
