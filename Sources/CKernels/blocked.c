@@ -12,6 +12,7 @@
  * tap are contiguous in the packed layout, broadcast from L1). Each output sums its c·taps terms in
  * the same order whatever the image split, at every SIMD level. */
 #include "shifted.h"
+#include "transpose.h"
 
 #pragma clang fp contract(off)
 
@@ -20,20 +21,23 @@
  * fit the register file: AVX-512 has 32 registers of 16 floats (12 × 2 or 8 × 2); AVX2 and SSE
  * have 16 of 8 or 4, a vector taking two or four (6 × 1, or 4 × 1 for counts 6 does not divide).
  * Blocks of 12 × 2 on AVX2 spilled their accumulators to the stack and ran at a third of the rate.
+ * AVX2's 3×3 layers with a multiple of 16 outputs and 16 inputs or more take pixel blocks instead
+ * (16 rows; PIXELS; with 3 inputs they ran 0.84× the row blocks' rate).
  * The shape changes which outputs share a block, never an output's sum: the same bits everywhere. */
-static int block_rows(int k) {
+static int block_rows(int k, int c, int kernel) {
     if (ck_register_shapes() == 2) return k % 12 == 0 ? 12 : 8;
+    if (ck_register_shapes() == 1 && kernel == 3 && k % 16 == 0 && c >= 16) return 16;
     return k % 6 == 0 ? 6 : 4;
 }
 
 /* The copies of every input channel (3×3) or the image repacked by pixel blocks (pointwise), then a
- * spare plane for the rows of a last, partial block. */
+ * spare plane for the rows of a last, partial block, or 16 for the outputs of pixel blocks. */
 size_t ck_blocked_conv_scratch(int c, int kernel, int h, int w) {
-    return (kernel == 3 ? (size_t)c * 3 * copy_length(h, w) : (size_t)c * h * w) + (size_t)h * w;
+    return (kernel == 3 ? (size_t)c * 3 * copy_length(h, w) : (size_t)c * h * w) + (size_t)16 * h * w;
 }
 
 size_t ck_blocked_conv_packed(int k, int c, int kernel) {
-    int r = block_rows(k);
+    int r = block_rows(k, c, kernel);
     return (size_t)((k + r - 1) / r) * c * kernel * kernel * r;
 }
 
@@ -41,7 +45,7 @@ size_t ck_blocked_conv_packed(int k, int c, int kernel) {
  * gradient, a convolution from the layer's k outputs to its c inputs with the taps reversed:
  * here k is the layer's input channel count and c its output channel count. */
 void ck_blocked_conv_pack(int k, int c, int kernel, const float *w, int flipped, float *packed) {
-    int R = block_rows(k), T = kernel * kernel;
+    int R = block_rows(k, c, kernel), T = kernel * kernel;
     size_t total = ck_blocked_conv_packed(k, c, kernel);
     for (size_t i = 0; i < total; i++) packed[i] = 0;
     for (int o = 0; o < k; o++)
@@ -130,12 +134,64 @@ CONV(8, 2, 1)
 CONV(6, 1, 1)
 CONV(4, 1, 1)
 
+/* AVX2 with 16-row blocks (3×3, k a multiple of 16): the block's 16 output channels are the lanes
+ * of one vector and the pixels are broadcast, as in conv3x3.c's weight gradient. 16 outputs × NP
+ * pixels: 6 vectors (12 ymm registers), 2 vector loads of packed weights and 6 broadcasts per tap
+ * for 12 fused multiply-adds, against 4 rows × 16 pixels' 6 loads per 8 (too few accumulators to
+ * cover the FMA latency). Two groups at once (2 × 3) needed 17 registers and spilled. Each output
+ * sums the same terms in the same order as the row blocks (bias, then channel by channel, tap by
+ * tap): the same bits. The outputs, pixel-major in `lanes` (16 per pixel), go to their planes by
+ * transposes. */
+#define PIXELS(NP)                                                                                     \
+    BODY void pixels##NP(int c, int w, const float *planes, size_t cs, size_t L, const float *wt,        \
+                         const float *bias, int relu, int q, float *lanes) {                            \
+        vf16 a[NP];                                                                                    \
+        const vf16 b = bias ? *(const vf16 *)bias : (vf16){0};                                         \
+        UNROLL for (int j = 0; j < NP; j++) a[j] = b;                                                  \
+        const float *cp = planes + q;                                                                  \
+        for (int ci = 0; ci < c; ci++, cp += cs, wt += 9 * 16) {                                       \
+            UNROLL for (int t = 0; t < 9; t++) {                                                       \
+                const float *src = cp + (t % 3) * L + (t / 3) * w;                                     \
+                const vf16 wv = *(const vf16 *)(wt + t * 16);                                          \
+                UNROLL for (int j = 0; j < NP; j++) a[j] = __builtin_elementwise_fma(wv, SPLAT(src[j]), a[j]); \
+            }                                                                                          \
+        }                                                                                              \
+        const vf16 zero = { 0 };                                                                       \
+        UNROLL for (int j = 0; j < NP; j++) {                                                          \
+            vf16 o = a[j];                                                                             \
+            if (relu) o = (vf16)((vi16)o & (o > zero));                                                \
+            *(vf16 *)(lanes + (size_t)(q + j) * 16) = o;                                               \
+        }                                                                                              \
+    }
+PIXELS(6)
+PIXELS(1)
+
+/* One image by pixel blocks: per 16-output group, every 6 pixels, then the last p mod 6 one at a
+ * time, then the group's outputs transposed into their planes. */
+BODY void conv16_px_body(int k, int c, int h, int w, const float *planes, size_t cs, size_t L, const float *packed,
+                         const float *bias, int relu, float *y, float *lanes) {
+    const int p = h * w;
+    const size_t gstride = (size_t)c * 9 * 16;
+    for (int g = 0; g < k / 16; g++) {
+        const float *wt = packed + g * gstride, *bv = bias ? bias + 16 * g : 0;
+        int q = 0;
+        for (; q + 6 <= p; q += 6) pixels6(c, w, planes, cs, L, wt, bv, relu, q, lanes);
+        for (; q < p; q++) pixels1(c, w, planes, cs, L, wt, bv, relu, q, lanes);
+        lanes_to_planes(lanes, p, 16, y + (size_t)g * 16 * p, (size_t)p);
+    }
+}
+VARIANTS(conv16_px, (int k, int c, int h, int w, const float *planes, size_t cs, size_t L, const float *packed,
+                     const float *bias, int relu, float *y, float *lanes),
+         (k, c, h, w, planes, cs, L, packed, bias, relu, y, lanes))
+
 typedef void conv_fn(int k, int c, int h, int w, const float *planes, size_t cs, size_t L, const float *packed,
                      const float *bias, int relu, float *y, float *spare);
 
-/* The entry point for a block height: V = 2 with AVX-512's heights, 1 with AVX2's (block_rows). */
+/* The entry point for a block height: V = 2 with AVX-512's heights, 1 with AVX2's (block_rows);
+ * 16: AVX2's pixel blocks (3×3 only). */
 static conv_fn *conv_for(int rows, int kernel) {
     switch (rows) {
+    case 16: return conv16_px;
     case 12: return kernel == 3 ? conv12_2_9 : conv12_2_1;
     case 8: return kernel == 3 ? conv8_2_9 : conv8_2_1;
     case 6: return kernel == 3 ? conv6_1_9 : conv6_1_1;
@@ -164,7 +220,7 @@ VARIANTS(pack_pixels, (int c, int p, const float *x, float *dst), (c, p, x, dst)
 void ck_blocked_conv(int k, int c, int kernel, int images, int h, int w, const float *x, size_t xs,
                      const float *packed, const float *bias, int relu, float *y, size_t ys, float *scratch) {
     int p = h * w;
-    conv_fn *conv = conv_for(block_rows(k), kernel);
+    conv_fn *conv = conv_for(block_rows(k, c, kernel), kernel);
     size_t L = copy_length(h, w), cs = kernel == 3 ? 3 * L : (size_t)p;
     float *spare = scratch + (kernel == 3 ? (size_t)c * 3 * L : (size_t)c * p);
     for (int i = 0; i < images; i++) {

@@ -13,6 +13,7 @@
  * pixels, each summed from zero, added in turn) and is then added to du, so its bits depend on the
  * images and the map only: not on the block shape, the SIMD level or the channel count. */
 #include "shifted.h"
+#include "transpose.h"
 
 #pragma clang fp contract(off)
 
@@ -29,48 +30,12 @@ size_t ck_conv3x3_weight_gradient_scratch(int k, int images, int h, int w) {
     return packed + (size_t)COPIED_CHANNELS * images * 3 * copy_length(h, w);
 }
 
-typedef float vf8 __attribute__((vector_size(32), aligned(4)));
-
-/* The 8×8 transpose of rows r[0..7]: r[j] becomes what was column j (data movement only). */
-BODY void transpose8(vf8 r[8]) {
-    vf8 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-    }
-    for (int i = 0; i < 8; i += 4)
-        for (int j = 0; j < 2; j++) {
-            u[i + 2 * j] = __builtin_shufflevector(t[i + j], t[i + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-            u[i + 2 * j + 1] = __builtin_shufflevector(t[i + j], t[i + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-        }
-    for (int j = 0; j < 4; j++) {
-        r[j] = __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-        r[j + 4] = __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-    }
-}
-
-/* gp[(g·images·P + i·P + q)·16 + j] = ∂y_i[16g + j][q], zero for 16g + j ≥ k: 8×8 blocks
- * transposed in registers, a scalar loop for the last P mod 8 pixels. */
+/* gp[(g·images·P + i·P + q)·16 + j] = ∂y_i[16g + j][q], zero for 16g + j ≥ k. */
 BODY void pack_outputs(int k, int images, int p, const float *gy, size_t gs, float *gp) {
     for (size_t g = 0; g < groups_of(k); g++) {
         int rows = k - (int)g * GROUP < GROUP ? k - (int)g * GROUP : GROUP;
-        for (int i = 0; i < images; i++) {
-            const float *src = gy + i * gs + g * GROUP * p;
-            float *restrict dst = gp + (g * images + i) * (size_t)p * GROUP;
-            int q = 0;
-            for (; q + 8 <= p; q += 8)
-                for (int half = 0; half < GROUP; half += 8) {
-                    vf8 r[8];
-                    for (int j = 0; j < 8; j++)
-                        r[j] = half + j < rows ? *(const vf8 *)(src + (size_t)(half + j) * p + q) : (vf8){0};
-                    transpose8(r);
-                    for (int j = 0; j < 8; j++) *(vf8 *)(dst + (size_t)(q + j) * GROUP + half) = r[j];
-                }
-            for (; q < p; q++) {
-                for (int j = 0; j < rows; j++) dst[q * GROUP + j] = src[(size_t)j * p + q];
-                for (int j = rows; j < GROUP; j++) dst[q * GROUP + j] = 0;
-            }
-        }
+        for (int i = 0; i < images; i++)
+            planes_to_lanes(gy + i * gs + g * GROUP * p, (size_t)p, rows, p, gp + (g * images + i) * (size_t)p * GROUP);
     }
 }
 

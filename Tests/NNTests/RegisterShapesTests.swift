@@ -15,7 +15,7 @@ final class RegisterShapesTests: XCTestCase {
 
     func testEveryLevelsBlockShapesGiveTheSameBits() {
         let layers = [
-            Layer(label: "3x3 16 -> 16 (blocked, rows of 8 or 4)", c: 16, h: 8, w: 8, out: 16),
+            Layer(label: "3x3 16 -> 16 (blocked: rows of 8, pixel blocks of 6 and single pixels, rows of 4)", c: 16, h: 8, w: 8, out: 16),
             Layer(label: "3x3 48 -> 12 (blocked, rows of 12 or 6)", c: 48, h: 4, w: 8, out: 12),
             Layer(label: "3x3 5 -> 10 (blocked, a partial block), 16x16 map", c: 5, h: 16, w: 16, out: 10),
             Layer(label: "3x3 12 -> 7, 6x16 map (32-pixel steps and a last 16)", n: 3, c: 12, h: 6, w: 16, out: 7),
