@@ -177,7 +177,7 @@ BODY void conv16_px_body(int k, int c, int h, int w, const float *planes, size_t
         int q = 0;
         for (; q + 6 <= p; q += 6) pixels6(c, w, planes, cs, L, wt, bv, relu, q, lanes);
         for (; q < p; q++) pixels1(c, w, planes, cs, L, wt, bv, relu, q, lanes);
-        lanes_to_planes(lanes, p, 16, y + (size_t)g * 16 * p, (size_t)p);
+        lanes_to_planes(lanes, p, y + (size_t)g * 16 * p, (size_t)p);
     }
 }
 VARIANTS(conv16_px, (int k, int c, int h, int w, const float *planes, size_t cs, size_t L, const float *packed,

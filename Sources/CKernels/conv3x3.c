@@ -22,7 +22,7 @@ enum { GROUP = 16 };
 
 BODY size_t groups_of(int k) { return ((size_t)k + GROUP - 1) / GROUP; }
 
-/* Input channels whose shifted copies are built at a time (the widest block's NC). */
+/* Input channels whose shifted copies are built at a time (the widest block's NC, AVX2's). */
 enum { COPIED_CHANNELS = 2 };
 
 size_t ck_conv3x3_weight_gradient_scratch(int k, int images, int h, int w) {
@@ -36,19 +36,6 @@ BODY void pack_outputs(int k, int images, int p, const float *gy, size_t gs, flo
         int rows = k - (int)g * GROUP < GROUP ? k - (int)g * GROUP : GROUP;
         for (int i = 0; i < images; i++)
             planes_to_lanes(gy + i * gs + g * GROUP * p, (size_t)p, rows, p, gp + (g * images + i) * (size_t)p * GROUP);
-    }
-}
-
-/* The register block shapes: 16·RO output channels × NC input channels × NT taps (NT = 3: one
- * kernel row kh; 9: all). AVX-512: 2 × 1 × 9 (18 of its 32 registers); AVX2: 1 × 2 × 3 (12 of 16
- * ymm registers, two per vector); SSE: 1 × 1 × 3 (12 of 16 xmm registers). */
-typedef struct { int ro, nc, nt; } gradient_block;
-
-BODY gradient_block block_for_level(void) {
-    switch (ck_register_shapes()) {
-    case 2: return (gradient_block){2, 1, 9};
-    case 1: return (gradient_block){1, 2, 3};
-    default: return (gradient_block){1, 1, 3};
     }
 }
 
@@ -122,12 +109,15 @@ BODY void ck_conv3x3_weight_gradient_body(int k, int c, int images, int h, int w
     const int p = h * w, groups = (int)groups_of(k);
     float *gp = scratch, *s = scratch + groups_of(k) * GROUP * (size_t)images * p;
     pack_outputs(k, images, p, gy, gs, gp);
-    const gradient_block b = block_for_level();
-    for (int c0 = 0; c0 < c; c0 += b.nc) {
-        const int nc = c - c0 < b.nc ? c - c0 : b.nc;
+    /* The register block per level, 16·RO outputs × NC channels × NT taps (3: one kernel row;
+     * 9: all): AVX-512 2 × 1 × 9 (18 of its 32 registers); AVX2 1 × 2 × 3 (12 of 16 ymm
+     * registers, two per vector); SSE 1 × 1 × 3 (12 of 16 xmm registers). */
+    const int level = ck_register_shapes(), channels = level == 1 ? COPIED_CHANNELS : 1;
+    for (int c0 = 0; c0 < c; c0 += channels) {
+        const int nc = c - c0 < channels ? c - c0 : channels;
         for (int j = 0; j < nc; j++) shifted_copies(images, h, w, x + (size_t)(c0 + j) * p, xs, s + (size_t)j * images * 3 * L, L);
-        if (b.ro == 2) { EACH_BLOCK(2, 1, 9) }
-        else if (b.nc == 2 && nc == 2) { EACH_BLOCK(1, 2, 3) }
+        if (level == 2) { EACH_BLOCK(2, 1, 9) }
+        else if (nc == 2) { EACH_BLOCK(1, 2, 3) }
         else { EACH_BLOCK(1, 1, 3) }
     }
 }

@@ -2,9 +2,8 @@
  * input rows are the window's four candidates, taken in row-major order with the rule of the
  * scalar loop (a later candidate wins when it is greater or NaN, unless a NaN already won), so
  * value and position are those of the first maximum, or of the first NaN, as PyTorch's. */
-#include "dispatch.h"
+#include "lanes.h"
 
-typedef float vf8 __attribute__((vector_size(32), aligned(4)));
 typedef int vi8 __attribute__((vector_size(32), aligned(4)));
 
 BODY void consider(float *best, int *at, float v, int pos) {

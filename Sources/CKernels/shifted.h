@@ -8,14 +8,12 @@
 /* Floats of one shifted copy: the plane plus a zero row above and below, rounded up to 16. */
 BODY size_t copy_length(int h, int w) { return ((size_t)h * w + 2 * (size_t)w + 15) / 16 * 16; }
 
-typedef float shift_vf8 __attribute__((vector_size(32), aligned(4)));
-
 /* d[q] = src[q + shift] for q in [from, to), to − from ≥ 8, by 8-float moves; the last one
  * overlaps the one before instead of leaving a scalar tail (data movement only). */
 BODY void move8(float *d, const float *src, int shift, int from, int to) {
     for (int q = from; q < to; q += 8) {
         int at = q + 8 <= to ? q : to - 8;
-        *(shift_vf8 *)(d + at) = *(const shift_vf8 *)(src + at + shift);
+        *(vf8 *)(d + at) = *(const vf8 *)(src + at + shift);
     }
 }
 

@@ -3,9 +3,7 @@
  * Data movement only: no arithmetic, the same bits at every SIMD level. */
 #ifndef TRAINER_CKERNELS_TRANSPOSE_H
 #define TRAINER_CKERNELS_TRANSPOSE_H
-#include "dispatch.h"
-
-typedef float vf8 __attribute__((vector_size(32), aligned(4)));
+#include "lanes.h"
 
 /* r[j] becomes what was column j of the rows r[0..7]. */
 BODY void transpose8(vf8 r[8]) {
@@ -25,20 +23,18 @@ BODY void transpose8(vf8 r[8]) {
     }
 }
 
-/* dst[j·ldd + q] = src[q·16 + j] for j < rows (≤ 16) and q < n: n pixels of 16 lanes into `rows`
- * planes; `rows` < 16 leaves the last lanes unread. */
-BODY void lanes_to_planes(const float *src, int n, int rows, float *dst, size_t ldd) {
+/* dst[j·ldd + q] = src[q·16 + j] for j < 16 and q < n: n pixels of 16 lanes into 16 planes. */
+BODY void lanes_to_planes(const float *src, int n, float *dst, size_t ldd) {
     int q = 0;
-    if (rows == 16)
-        for (; q + 8 <= n; q += 8)
-            for (int half = 0; half < 16; half += 8) {
-                vf8 r[8];
-                for (int i = 0; i < 8; i++) r[i] = *(const vf8 *)(src + (size_t)(q + i) * 16 + half);
-                transpose8(r);
-                for (int j = 0; j < 8; j++) *(vf8 *)(dst + (size_t)(half + j) * ldd + q) = r[j];
-            }
+    for (; q + 8 <= n; q += 8)
+        for (int half = 0; half < 16; half += 8) {
+            vf8 r[8];
+            for (int i = 0; i < 8; i++) r[i] = *(const vf8 *)(src + (size_t)(q + i) * 16 + half);
+            transpose8(r);
+            for (int j = 0; j < 8; j++) *(vf8 *)(dst + (size_t)(half + j) * ldd + q) = r[j];
+        }
     for (; q < n; q++)
-        for (int j = 0; j < rows; j++) dst[j * ldd + q] = src[(size_t)q * 16 + j];
+        for (int j = 0; j < 16; j++) dst[j * ldd + q] = src[(size_t)q * 16 + j];
 }
 
 /* dst[q·16 + j] = src[j·lds + q] for q < n, j < 16, zero for j ≥ rows: `rows` planes into n pixels
