@@ -115,10 +115,18 @@ public final class MaxPool2d: WindowPooling {
         gx.resize([gy.dim(0), g.channels, g.height, g.width])
         argmax.withUnsafeBufferPointer { idx in
             let base = idx.baseAddress!
+            let windows2x2 = g.kernel == 2 && g.stride == 2 && g.padding == 0
+            // Odd maps leave a last row or column outside every 2x2 window: zeroed first.
+            let covered = 2 * g.outHeight == g.height && 2 * g.outWidth == g.width
             ctx.pool.parallelFor(planes) { p, _ in
                 let src = gy.data + p * outPlane, dst = gx.data + p * inPlane, arg = base + p * outPlane
-                dst.update(repeating: 0, count: inPlane)
-                for o in 0..<outPlane { dst[Int(arg[o])] += src[o] }
+                if windows2x2 {
+                    if !covered { dst.update(repeating: 0, count: inPlane) }
+                    Kernels.maxPool2x2Backward(src, arg, outHeight: g.outHeight, outWidth: g.outWidth, into: dst, width: g.width)
+                } else {
+                    dst.update(repeating: 0, count: inPlane)
+                    for o in 0..<outPlane { dst[Int(arg[o])] += src[o] }
+                }
             }
         }
         return gx

@@ -257,6 +257,13 @@ extension Kernels {
         ck_maxpool2x2(src, Int32(width), dst, arg, Int32(outHeight), Int32(outWidth))
     }
 
+    /// Its backward: every pixel of the plane's windows (row stride `width`) set to its window's
+    /// gradient where `arg` recorded the maximum, 0 elsewhere (no separate zeroing pass).
+    public static func maxPool2x2Backward(_ gy: UnsafePointer<Float>, _ arg: UnsafePointer<Int32>, outHeight: Int, outWidth: Int,
+                                          into dst: UnsafeMutablePointer<Float>, width: Int) {
+        ck_maxpool2x2_backward(gy, arg, Int32(outHeight), Int32(outWidth), dst, Int32(width))
+    }
+
     /// y (k planes per image, `yImage` floats apart) = relu?(bias + the 3×3 stride-1 padding-1
     /// (`kernel` 3) or pointwise (`kernel` 1) convolution of x (c planes, `xImage` apart)) over
     /// `images` images whose h·w is a multiple of 16, with register-blocked accumulators

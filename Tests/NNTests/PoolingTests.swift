@@ -48,7 +48,33 @@ final class PoolingTests: XCTestCase {
     /// The unrolled 2x2/2 max-pool picks the same value and position as the generic window loop,
     /// on odd sizes, ties (first maximum wins), infinities and NaN (first NaN wins).
     func testMaxPool2x2FastPathMatchesGenericWindows() throws {
-        for (h, w) in [(7, 9), (5, 37), (4, 16)] { try check2x2(height: h, width: w) }   // scalar, vectors + tail, vectors
+        // 4 wide, 8 + 8 + 2 scalar, 8 wide, 4 wide (cifar_cnn's 8x8 -> 4x4), 8 + 4 + 1 scalar
+        for (h, w) in [(7, 9), (5, 37), (4, 16), (8, 8), (6, 26)] { try check2x2(height: h, width: w) }
+    }
+
+    /// The 2x2/2 max-pool's one-pass backward gives the bits of zeroing the plane and adding each
+    /// gradient at its window's recorded maximum (signed zeros, ties and NaN windows included;
+    /// odd sizes leave a last row or column outside every window).
+    func testMaxPool2x2BackwardMatchesScatter() throws {
+        for (h, w) in [(7, 9), (5, 37), (4, 16), (8, 8), (6, 26)] {
+            var rng = Philox(seed: 13)
+            let x = Tensor(shape: [2, 3, h, w])
+            for i in 0..<x.count { x.data[i] = i % 11 == 0 ? .nan : Float(Int(rng.below(4))) * 0.5 }
+            let pool = try MaxPool2d(inputShape: [3, h, w], kernel: 2)
+            let ctx = ForwardContext()
+            let y = pool.forward(x, ctx)
+            let gy = Tensor(shape: y.shape)
+            for i in 0..<gy.count { gy.data[i] = i % 3 == 0 ? -0.0 : rng.normal() }
+            let gx = pool.backward(gy, ctx)
+            let g = pool.geometry, outPlane = g.outHeight * g.outWidth
+            var expected = [Float](repeating: 0, count: x.count)
+            var values = [Float](repeating: 0, count: outPlane), at = [Int32](repeating: 0, count: outPlane)
+            for p in 0..<6 {
+                MaxPool2d.forwardPlane(x.data + p * h * w, g, into: &values, &at)
+                for o in 0..<outPlane { expected[p * h * w + Int(at[o])] += gy.data[p * outPlane + o] }
+            }
+            XCTAssertEqual(gx.array.map(\.bitPattern), expected.map(\.bitPattern), "\(h)x\(w)")
+        }
     }
 
     private func check2x2(height h: Int, width w: Int) throws {

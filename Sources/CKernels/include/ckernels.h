@@ -55,6 +55,8 @@ void ck_conv3x3_weight_gradient(int k, int c, int images, int h, int w, const fl
 /* 2×2 stride-2 max-pool of one plane (row stride `width`): dst and arg (the input position h·width + w
  * of the first maximum, or of the first NaN) of out_height × out_width outputs (see pooling.c). */
 void ck_maxpool2x2(const float *src, int width, float *dst, int *arg, int out_height, int out_width);
+/* Its backward: the 2·out_height × 2·out_width window pixels of dst get gy where arg points, 0 elsewhere. */
+void ck_maxpool2x2_backward(const float *gy, const int *arg, int out_height, int out_width, float *dst, int width);
 /* BatchNorm over a block of `channels` channels of `images` images (see batchnorm.c): plane (i, k) of a
  * tensor t at t + i·ts + k·spatial; per-channel arrays indexed by k. Sums are added to s1, s2, sg, sgx. */
 /* s1 += Σ(x − shift), s2 += Σ(x − shift)². */
