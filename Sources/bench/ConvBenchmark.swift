@@ -29,6 +29,7 @@ enum ConvBenchmark {
         Layer(label: "3x3 48->12 @16x16 (DenseNet)", cin: 48, cout: 12, size: 16, kernel: 3, stride: 1, padding: 1),
         Layer(label: "3x3 s2 16->32 @32x32", cin: 16, cout: 32, size: 32, kernel: 3, stride: 2, padding: 1),
         Layer(label: "1x1 64->64 @8x8", cin: 64, cout: 64, size: 8, kernel: 1, stride: 1, padding: 0),
+        Layer(label: "1x1 s2 16->32 @32x32 (ResNet projection)", cin: 16, cout: 32, size: 32, kernel: 1, stride: 2, padding: 0),
         Layer(label: "3x3 3->16 @32x32 (CNN first)", cin: 3, cout: 16, size: 32, kernel: 3, stride: 1, padding: 1),
     ]
 
