@@ -26,6 +26,9 @@ public struct PoolGeometry: Sendable {
     }
 
     public var outputShape: [Int] { [channels, outHeight, outWidth] }
+
+    /// The 2x2 stride-2 unpadded window of most CNNs, which both pools run in CKernels.
+    var isTwoByTwo: Bool { kernel == 2 && stride == 2 && padding == 0 }
 }
 
 /// A pooling layer over a fixed window: its shape and window come from its geometry.
@@ -68,7 +71,7 @@ public final class MaxPool2d: WindowPooling {
             let base = idx.baseAddress!
             ctx.pool.parallelFor(planes) { p, _ in
                 let src = x.data + p * inPlane, dst = y.data + p * outPlane, arg = base + p * outPlane
-                if g.kernel == 2 && g.stride == 2 && g.padding == 0 {
+                if g.isTwoByTwo {
                     Self.forward2x2(src, width: g.width, into: dst, arg, outHeight: g.outHeight, outWidth: g.outWidth)
                 } else {
                     Self.forwardPlane(src, g, into: dst, arg)
@@ -115,12 +118,11 @@ public final class MaxPool2d: WindowPooling {
         gx.resize([gy.dim(0), g.channels, g.height, g.width])
         argmax.withUnsafeBufferPointer { idx in
             let base = idx.baseAddress!
-            let windows2x2 = g.kernel == 2 && g.stride == 2 && g.padding == 0
             // Odd maps leave a last row or column outside every 2x2 window: zeroed first.
             let covered = 2 * g.outHeight == g.height && 2 * g.outWidth == g.width
             ctx.pool.parallelFor(planes) { p, _ in
                 let src = gy.data + p * outPlane, dst = gx.data + p * inPlane, arg = base + p * outPlane
-                if windows2x2 {
+                if g.isTwoByTwo {
                     if !covered { dst.update(repeating: 0, count: inPlane) }
                     Kernels.maxPool2x2Backward(src, arg, outHeight: g.outHeight, outWidth: g.outWidth, into: dst, width: g.width)
                 } else {
@@ -178,7 +180,7 @@ public final class AvgPool2d: WindowPooling {
     /// CKernels, the arithmetic of the loops below.
     private var isHalving: Bool {
         let g = geometry
-        return g.kernel == 2 && g.stride == 2 && g.padding == 0 && g.height % 2 == 0 && g.width % 2 == 0
+        return g.isTwoByTwo && g.height % 2 == 0 && g.width % 2 == 0
     }
 
     public func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {

@@ -8,11 +8,11 @@ final class ConvBatchIndependenceTests: XCTestCase {
     func testAnImagesResultsDoNotDependOnItsBatchOrTheThreadCount() {
         // 3×3 16→16 by im2col + GEMM, Winograd F(2) and F(4) and (auto) the blocked kernel; the
         // 1×1 stride-2 16→32 projection (im2col + GEMM).
-        let layers: [(String, LayerKind, ConvAlgorithm)] = [
-            ("3x3", .same3x3, .gemm), ("3x3", .same3x3, .winograd), ("3x3", .same3x3, .winogradF4), ("3x3", .same3x3, .auto),
-            ("1x1 s2", .projection, .auto),
+        let layers: [(LayerKind, ConvAlgorithm)] = [
+            (.same3x3, .gemm), (.same3x3, .winograd), (.same3x3, .winogradF4), (.same3x3, .auto), (.projection, .auto),
         ]
-        for (label, layer, algorithm) in layers {
+        for (layer, algorithm) in layers {
+            let label = layer.rawValue
             let full = results(layer, algorithm, images: 8, threads: 2)
             for (images, threads) in [(8, 1), (3, 1), (3, 2), (5, 2)] {
                 let part = results(layer, algorithm, images: images, threads: threads)
@@ -23,7 +23,7 @@ final class ConvBatchIndependenceTests: XCTestCase {
         }
     }
 
-    enum LayerKind { case same3x3, projection }
+    enum LayerKind: String { case same3x3 = "3x3", projection = "1x1 s2" }
 
     /// y and ∂x of the first `images` of one fixed set of 8 images (16 channels, 8×8).
     private func results(_ layer: LayerKind, _ algorithm: ConvAlgorithm, images: Int, threads: Int) -> (y: [Float], gx: [Float]) {
